@@ -1,0 +1,1 @@
+//! Durable board snapshots (being written).
