@@ -27,9 +27,13 @@ pub struct BoardGeometry {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GeometryError {
-    #[error("tile size {0} is invalid: it must be a power of two between {MIN_TILE_SIZE} and {MAX_TILE_SIZE}")]
+    #[error(
+        "tile size {0} is invalid: it must be a power of two between {MIN_TILE_SIZE} and {MAX_TILE_SIZE}"
+    )]
     TileSize(u32),
-    #[error("board size {width}x{height} is invalid: each edge must be between 1 and {MAX_BOARD_EDGE}")]
+    #[error(
+        "board size {width}x{height} is invalid: each edge must be between 1 and {MAX_BOARD_EDGE}"
+    )]
     BoardSize { width: u32, height: u32 },
 }
 
@@ -41,7 +45,11 @@ impl BoardGeometry {
         if !(1..=MAX_BOARD_EDGE).contains(&width) || !(1..=MAX_BOARD_EDGE).contains(&height) {
             return Err(GeometryError::BoardSize { width, height });
         }
-        Ok(Self { width, height, tile_size })
+        Ok(Self {
+            width,
+            height,
+            tile_size,
+        })
     }
 
     pub fn width(&self) -> u32 {
@@ -75,7 +83,7 @@ impl BoardGeometry {
 
     /// The tile at `(tx, ty)`, if it exists.
     pub fn tile(&self, tx: u32, ty: u32) -> Option<TileCoord> {
-        (tx < self.tiles_x() && ty < self.tiles_y()).then(|| TileCoord {
+        (tx < self.tiles_x() && ty < self.tiles_y()).then_some(TileCoord {
             // Both fit: tiles_x <= MAX_BOARD_EDGE / MIN_TILE_SIZE.
             tx: tx as u16,
             ty: ty as u16,
@@ -85,7 +93,10 @@ impl BoardGeometry {
     /// The tile holding `pos` and the pixel's row-major index inside that tile.
     pub fn locate(&self, pos: PixelPos) -> (TileCoord, u32) {
         let (tx, ty) = (pos.x / self.tile_size, pos.y / self.tile_size);
-        let tile = TileCoord { tx: tx as u16, ty: ty as u16 };
+        let tile = TileCoord {
+            tx: tx as u16,
+            ty: ty as u16,
+        };
         let rect = self.tile_rect(tile);
         let offset = (pos.y - rect.y) * rect.width + (pos.x - rect.x);
         (tile, offset)
@@ -112,7 +123,10 @@ impl BoardGeometry {
     pub fn all_tiles(&self) -> impl Iterator<Item = TileCoord> + use<> {
         let (tiles_x, tiles_y) = (self.tiles_x(), self.tiles_y());
         (0..tiles_y).flat_map(move |ty| {
-            (0..tiles_x).map(move |tx| TileCoord { tx: tx as u16, ty: ty as u16 })
+            (0..tiles_x).map(move |tx| TileCoord {
+                tx: tx as u16,
+                ty: ty as u16,
+            })
         })
     }
 
@@ -122,7 +136,12 @@ impl BoardGeometry {
         let y0 = rect.y.min(self.height);
         let x1 = rect.x.saturating_add(rect.width).min(self.width);
         let y1 = rect.y.saturating_add(rect.height).min(self.height);
-        (x1 > x0 && y1 > y0).then_some(Rect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 })
+        (x1 > x0 && y1 > y0).then_some(Rect {
+            x: x0,
+            y: y0,
+            width: x1 - x0,
+            height: y1 - y0,
+        })
     }
 
     /// The tiles a clipped viewport intersects.
@@ -132,7 +151,10 @@ impl BoardGeometry {
         let (tx0, ty0) = (r.x / ts, r.y / ts);
         let (tx1, ty1) = ((r.x + r.width - 1) / ts, (r.y + r.height - 1) / ts);
         (ty0..=ty1).flat_map(move |ty| {
-            (tx0..=tx1).map(move |tx| TileCoord { tx: tx as u16, ty: ty as u16 })
+            (tx0..=tx1).map(move |tx| TileCoord {
+                tx: tx as u16,
+                ty: ty as u16,
+            })
         })
     }
 }
@@ -181,7 +203,12 @@ pub struct Viewport {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ViewportError {
     #[error("viewport {width}x{height} at ({x}, {y}) does not overlap the board")]
-    OffBoard { x: u32, y: u32, width: u32, height: u32 },
+    OffBoard {
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+    },
     #[error("viewport of {area} pixels exceeds the limit of {limit} pixels")]
     TooLarge { area: u64, limit: u64 },
 }
@@ -200,7 +227,10 @@ impl Viewport {
             height: requested.height,
         })?;
         if rect.area() > max_area {
-            return Err(ViewportError::TooLarge { area: rect.area(), limit: max_area });
+            return Err(ViewportError::TooLarge {
+                area: rect.area(),
+                limit: max_area,
+            });
         }
         Ok(Self { rect })
     }
@@ -220,9 +250,18 @@ mod tests {
 
     #[test]
     fn tile_size_must_be_a_power_of_two_in_range() {
-        assert_eq!(BoardGeometry::new(100, 100, 48), Err(GeometryError::TileSize(48)));
-        assert_eq!(BoardGeometry::new(100, 100, 8), Err(GeometryError::TileSize(8)));
-        assert_eq!(BoardGeometry::new(100, 100, 2048), Err(GeometryError::TileSize(2048)));
+        assert_eq!(
+            BoardGeometry::new(100, 100, 48),
+            Err(GeometryError::TileSize(48))
+        );
+        assert_eq!(
+            BoardGeometry::new(100, 100, 8),
+            Err(GeometryError::TileSize(8))
+        );
+        assert_eq!(
+            BoardGeometry::new(100, 100, 2048),
+            Err(GeometryError::TileSize(2048))
+        );
         assert!(BoardGeometry::new(100, 100, 16).is_ok());
     }
 
@@ -231,7 +270,15 @@ mod tests {
         let g = geo(100, 70, 64);
         assert_eq!((g.tiles_x(), g.tiles_y()), (2, 2));
         let edge = g.tile(1, 1).unwrap();
-        assert_eq!(g.tile_rect(edge), Rect { x: 64, y: 64, width: 36, height: 6 });
+        assert_eq!(
+            g.tile_rect(edge),
+            Rect {
+                x: 64,
+                y: 64,
+                width: 36,
+                height: 6
+            }
+        );
     }
 
     #[test]
@@ -246,8 +293,26 @@ mod tests {
     #[test]
     fn viewport_is_clipped_and_lists_intersecting_tiles() {
         let g = geo(256, 256, 64);
-        let v = Viewport::new(&g, Rect { x: 60, y: 200, width: 1000, height: 10 }, 1 << 20).unwrap();
-        assert_eq!(v.rect(), Rect { x: 60, y: 200, width: 196, height: 10 });
+        let v = Viewport::new(
+            &g,
+            Rect {
+                x: 60,
+                y: 200,
+                width: 1000,
+                height: 10,
+            },
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(
+            v.rect(),
+            Rect {
+                x: 60,
+                y: 200,
+                width: 196,
+                height: 10
+            }
+        );
         let tiles: Vec<_> = g.tiles_in(&v).collect();
         assert_eq!(tiles.len(), 4);
         assert_eq!(tiles[0], TileCoord { tx: 0, ty: 3 });
@@ -256,9 +321,25 @@ mod tests {
     #[test]
     fn viewport_area_is_bounded_and_must_touch_the_board() {
         let g = geo(256, 256, 64);
-        let big = Rect { x: 0, y: 0, width: 256, height: 256 };
-        assert!(matches!(Viewport::new(&g, big, 1000), Err(ViewportError::TooLarge { .. })));
-        let off = Rect { x: 300, y: 0, width: 10, height: 10 };
-        assert!(matches!(Viewport::new(&g, off, 1000), Err(ViewportError::OffBoard { .. })));
+        let big = Rect {
+            x: 0,
+            y: 0,
+            width: 256,
+            height: 256,
+        };
+        assert!(matches!(
+            Viewport::new(&g, big, 1000),
+            Err(ViewportError::TooLarge { .. })
+        ));
+        let off = Rect {
+            x: 300,
+            y: 0,
+            width: 10,
+            height: 10,
+        };
+        assert!(matches!(
+            Viewport::new(&g, off, 1000),
+            Err(ViewportError::OffBoard { .. })
+        ));
     }
 }

@@ -7,8 +7,13 @@
 //! - [`protocol`]: every websocket message and the only code that turns them into bytes.
 //! - [`storage`]: tile snapshot files, atomic writes, re-slicing when the tile size changes.
 
+pub mod app;
+pub mod canvas;
 pub mod geometry;
+pub mod http;
+pub mod identity;
 pub mod palette;
 pub mod protocol;
+pub mod session;
 pub mod settings;
 pub mod storage;

@@ -23,9 +23,21 @@ pub enum ClientMessage {
     /// Show this pixel rectangle of a board (clipped to it): the server subscribes the session to
     /// exactly the tiles it intersects and drops every other subscription. A zero-sized
     /// rectangle unsubscribes from everything.
-    SetViewport { board: u16, x: u32, y: u32, width: u32, height: u32 },
+    SetViewport {
+        board: u16,
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+    },
     /// Paint one pixel. `seq` is chosen by the client and echoed in the [`PaintResult`].
-    Paint { seq: u32, board: u16, x: u32, y: u32, color: u8 },
+    Paint {
+        seq: u32,
+        board: u16,
+        x: u32,
+        y: u32,
+        color: u8,
+    },
 }
 
 /// Messages the server sends.
@@ -128,7 +140,10 @@ pub enum PaintOutcome {
     Accepted,
     /// Not applied; the canvas is unchanged. `retry_after_ms` is the wait for `Cooldown` and
     /// `RateLimited`, 0 otherwise.
-    Rejected { reason: RejectReason, retry_after_ms: u32 },
+    Rejected {
+        reason: RejectReason,
+        retry_after_ms: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,8 +231,8 @@ pub fn encode_client(msg: &ClientMessage) -> Vec<u8> {
 
 /// Decodes exactly one client message; trailing bytes are an error.
 pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
-    let (msg, used) = bincode::serde::decode_from_slice(bytes, WIRE)
-        .map_err(|e| DecodeError(e.to_string()))?;
+    let (msg, used) =
+        bincode::serde::decode_from_slice(bytes, WIRE).map_err(|e| DecodeError(e.to_string()))?;
     if used != bytes.len() {
         return Err(DecodeError(format!(
             "{} trailing bytes after a complete message",
@@ -231,8 +246,8 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
 pub fn decode_server_frame(mut bytes: &[u8]) -> Result<Vec<ServerMessage>, DecodeError> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let (msg, used): (ServerMessage, usize) =
-            bincode::serde::decode_from_slice(bytes, WIRE).map_err(|e| DecodeError(e.to_string()))?;
+        let (msg, used): (ServerMessage, usize) = bincode::serde::decode_from_slice(bytes, WIRE)
+            .map_err(|e| DecodeError(e.to_string()))?;
         out.push(msg);
         bytes = &bytes[used..];
     }
@@ -245,18 +260,39 @@ mod tests {
 
     #[test]
     fn paint_is_a_fixed_width_little_endian_record() {
-        let bytes = encode_client(&ClientMessage::Paint { seq: 7, board: 0, x: 3, y: 258, color: 5 });
+        let bytes = encode_client(&ClientMessage::Paint {
+            seq: 7,
+            board: 0,
+            x: 3,
+            y: 258,
+            color: 5,
+        });
         assert_eq!(
             bytes,
             [1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 1, 0, 0, 5],
             "tag u32, seq u32, board u16, x u32, y u32, color u8"
         );
-        assert_eq!(decode_client(&bytes).unwrap(), ClientMessage::Paint { seq: 7, board: 0, x: 3, y: 258, color: 5 });
+        assert_eq!(
+            decode_client(&bytes).unwrap(),
+            ClientMessage::Paint {
+                seq: 7,
+                board: 0,
+                x: 3,
+                y: 258,
+                color: 5
+            }
+        );
     }
 
     #[test]
     fn trailing_and_truncated_bytes_are_malformed() {
-        let mut bytes = encode_client(&ClientMessage::SetViewport { board: 0, x: 0, y: 0, width: 1, height: 1 });
+        let mut bytes = encode_client(&ClientMessage::SetViewport {
+            board: 0,
+            x: 0,
+            y: 0,
+            width: 1,
+            height: 1,
+        });
         assert!(decode_client(&bytes[..bytes.len() - 1]).is_err());
         bytes.push(0);
         assert!(decode_client(&bytes).is_err());
@@ -265,8 +301,14 @@ mod tests {
 
     #[test]
     fn a_frame_of_several_server_messages_decodes_in_order() {
-        let a = ServerMessage::PaintResult(PaintResult { seq: 1, outcome: PaintOutcome::Accepted });
-        let b = ServerMessage::Error { code: ErrorCode::TextFrame, message: "binary only".into() };
+        let a = ServerMessage::PaintResult(PaintResult {
+            seq: 1,
+            outcome: PaintOutcome::Accepted,
+        });
+        let b = ServerMessage::Error {
+            code: ErrorCode::TextFrame,
+            message: "binary only".into(),
+        };
         let mut frame = Vec::new();
         encode_server_into(&a, &mut frame);
         encode_server_into(&b, &mut frame);

@@ -23,13 +23,21 @@ pub const ENV_PREFIX: &str = "TESSERA__";
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("setting `{key}` = {value} is invalid: {rule}")]
-    Invalid { key: String, value: String, rule: String },
+    Invalid {
+        key: String,
+        value: String,
+        rule: String,
+    },
     #[error("settings could not be read: {0}")]
     Load(#[from] config::ConfigError),
 }
 
 fn invalid(key: impl Into<String>, value: impl ToString, rule: impl Into<String>) -> SettingsError {
-    SettingsError::Invalid { key: key.into(), value: value.to_string(), rule: rule.into() }
+    SettingsError::Invalid {
+        key: key.into(),
+        value: value.to_string(),
+        rule: rule.into(),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,7 +138,10 @@ fn default_background() -> u8 {
 }
 
 fn default_palette() -> Vec<String> {
-    crate::palette::RPLACE_2022.iter().map(|s| s.to_string()).collect()
+    crate::palette::RPLACE_2022
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// Where settings come from, lowest priority first.
@@ -149,7 +160,12 @@ pub struct Sources {
 impl Sources {
     /// What `tessera` uses: defaults, local file, `--config`, then the process environment.
     pub fn for_process(config_file: Option<PathBuf>) -> Self {
-        Self { local_file: true, config_file, overrides: Vec::new(), env: std::env::vars().collect() }
+        Self {
+            local_file: true,
+            config_file,
+            overrides: Vec::new(),
+            env: std::env::vars().collect(),
+        }
     }
 }
 
@@ -220,7 +236,11 @@ fn in_range<T: PartialOrd + ToString>(
 
 fn validate(raw: Raw) -> Result<Settings, SettingsError> {
     let listen: SocketAddr = raw.server.listen.parse().map_err(|_| {
-        invalid("server.listen", format!("{:?}", raw.server.listen), "must be IP:PORT, e.g. 127.0.0.1:8080")
+        invalid(
+            "server.listen",
+            format!("{:?}", raw.server.listen),
+            "must be IP:PORT, e.g. 127.0.0.1:8080",
+        )
     })?;
     let workers = in_range("server.workers", raw.server.workers, 0, 256)?;
     let tile_arbiters = in_range("server.tile_arbiters", raw.server.tile_arbiters, 0, 256)?;
@@ -228,15 +248,23 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
     let server = ServerSettings {
         listen,
         workers: if workers == 0 { cores() } else { workers },
-        tile_arbiters: if tile_arbiters == 0 { cores() } else { tile_arbiters },
+        tile_arbiters: if tile_arbiters == 0 {
+            cores()
+        } else {
+            tile_arbiters
+        },
         tick: Duration::from_millis(tick_ms),
     };
 
     if raw.storage.data_dir.as_os_str().is_empty() {
         return Err(invalid("storage.data_dir", "\"\"", "must not be empty"));
     }
-    let interval =
-        in_range("storage.snapshot_interval_secs", raw.storage.snapshot_interval_secs, 1, 3600)?;
+    let interval = in_range(
+        "storage.snapshot_interval_secs",
+        raw.storage.snapshot_interval_secs,
+        1,
+        3600,
+    )?;
     let storage = StorageSettings {
         data_dir: raw.storage.data_dir,
         snapshot_interval: Duration::from_secs(interval),
@@ -257,7 +285,11 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
     };
 
     if raw.boards.is_empty() {
-        return Err(invalid("boards", "[]", "at least one [[boards]] entry is needed"));
+        return Err(invalid(
+            "boards",
+            "[]",
+            "at least one [[boards]] entry is needed",
+        ));
     }
     if raw.boards.len() > usize::from(u16::MAX) {
         return Err(invalid("boards", raw.boards.len(), "at most 65535 boards"));
@@ -267,31 +299,68 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
     for (i, b) in raw.boards.into_iter().enumerate() {
         let key = |field: &str| format!("boards[{i}].{field}");
         let id_ok = (1..=32).contains(&b.id.len())
-            && b.id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_');
+            && b.id
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_');
         if !id_ok {
-            return Err(invalid(key("id"), format!("{:?}", b.id), "must be 1..=32 characters of a-z, 0-9, '-' and '_'"));
+            return Err(invalid(
+                key("id"),
+                format!("{:?}", b.id),
+                "must be 1..=32 characters of a-z, 0-9, '-' and '_'",
+            ));
         }
         if !seen.insert(b.id.clone()) {
-            return Err(invalid(key("id"), format!("{:?}", b.id), "board ids must be unique"));
+            return Err(invalid(
+                key("id"),
+                format!("{:?}", b.id),
+                "board ids must be unique",
+            ));
         }
         let geometry = BoardGeometry::new(b.width, b.height, b.tile_size).map_err(|e| match e {
-            crate::geometry::GeometryError::TileSize(t) => invalid(key("tile_size"), t, e.to_string()),
+            crate::geometry::GeometryError::TileSize(t) => {
+                invalid(key("tile_size"), t, e.to_string())
+            }
             crate::geometry::GeometryError::BoardSize { .. } => {
-                let field = if (1..=crate::geometry::MAX_BOARD_EDGE).contains(&b.width) { "height" } else { "width" };
+                let field = if (1..=crate::geometry::MAX_BOARD_EDGE).contains(&b.width) {
+                    "height"
+                } else {
+                    "width"
+                };
                 let value = if field == "width" { b.width } else { b.height };
-                invalid(key(field), value, format!("must be between 1 and {}", crate::geometry::MAX_BOARD_EDGE))
+                invalid(
+                    key(field),
+                    value,
+                    format!("must be between 1 and {}", crate::geometry::MAX_BOARD_EDGE),
+                )
             }
         })?;
         let colours = b
             .palette
             .iter()
             .enumerate()
-            .map(|(j, s)| s.parse::<Rgb>().map_err(|e| invalid(format!("{}[{j}]", key("palette")), format!("{s:?}"), e.to_string())))
+            .map(|(j, s)| {
+                s.parse::<Rgb>().map_err(|e| {
+                    invalid(
+                        format!("{}[{j}]", key("palette")),
+                        format!("{s:?}"),
+                        e.to_string(),
+                    )
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let palette = Palette::new(colours)
-            .map_err(|e| invalid(key("palette"), format!("{} colours", b.palette.len()), e.to_string()))?;
+        let palette = Palette::new(colours).map_err(|e| {
+            invalid(
+                key("palette"),
+                format!("{} colours", b.palette.len()),
+                e.to_string(),
+            )
+        })?;
         if usize::from(b.background) >= palette.len() {
-            return Err(invalid(key("background"), b.background, format!("must be a palette index below {}", palette.len())));
+            return Err(invalid(
+                key("background"),
+                b.background,
+                format!("must be a palette index below {}", palette.len()),
+            ));
         }
         let cooldown_secs = in_range(&key("cooldown_secs"), b.cooldown_secs, 0, 86_400)?;
         boards.push(BoardSettings {
@@ -302,7 +371,12 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
             palette,
         });
     }
-    Ok(Settings { server, storage, limits, boards })
+    Ok(Settings {
+        server,
+        storage,
+        limits,
+        boards,
+    })
 }
 
 #[cfg(test)]
@@ -314,7 +388,10 @@ mod tests {
             local_file: false,
             config_file: None,
             overrides: overrides.iter().map(|s| s.to_string()).collect(),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         })
     }
 
@@ -331,15 +408,28 @@ mod tests {
 
     #[test]
     fn environment_overrides_one_board_key() {
-        let s = load_with(&[], &[("TESSERA__BOARDS__0__TILE_SIZE", "128"), ("TESSERA__SERVER__TICK_MS", "50")]).unwrap();
+        let s = load_with(
+            &[],
+            &[
+                ("TESSERA__BOARDS__0__TILE_SIZE", "128"),
+                ("TESSERA__SERVER__TICK_MS", "50"),
+            ],
+        )
+        .unwrap();
         assert_eq!(s.boards[0].geometry.tile_size(), 128);
-        assert_eq!(s.boards[0].geometry.width(), 2048, "the rest of the board is kept");
+        assert_eq!(
+            s.boards[0].geometry.width(),
+            2048,
+            "the rest of the board is kept"
+        );
         assert_eq!(s.server.tick, Duration::from_millis(50));
     }
 
     #[test]
     fn invalid_tile_size_names_key_value_and_rule() {
-        let err = load_with(&[], &[("TESSERA__BOARDS__0__TILE_SIZE", "100")]).unwrap_err().to_string();
+        let err = load_with(&[], &[("TESSERA__BOARDS__0__TILE_SIZE", "100")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("boards[0].tile_size"), "{err}");
         assert!(err.contains("100"), "{err}");
         assert!(err.contains("power of two"), "{err}");
@@ -347,7 +437,11 @@ mod tests {
 
     #[test]
     fn toml_layers_replace_the_board_list() {
-        let s = load_with(&["[[boards]]\nid = \"tiny\"\nwidth = 100\nheight = 50\ntile_size = 16\n"], &[]).unwrap();
+        let s = load_with(
+            &["[[boards]]\nid = \"tiny\"\nwidth = 100\nheight = 50\ntile_size = 16\n"],
+            &[],
+        )
+        .unwrap();
         assert_eq!(s.boards.len(), 1);
         assert_eq!(s.boards[0].id, "tiny");
         assert_eq!(s.boards[0].background, 31);
@@ -358,10 +452,18 @@ mod tests {
         let cases: &[(&str, &str, &str)] = &[
             ("TESSERA__SERVER__LISTEN", "nowhere", "server.listen"),
             ("TESSERA__SERVER__TICK_MS", "0", "server.tick_ms"),
-            ("TESSERA__BOARDS__0__BACKGROUND", "40", "boards[0].background"),
+            (
+                "TESSERA__BOARDS__0__BACKGROUND",
+                "40",
+                "boards[0].background",
+            ),
             ("TESSERA__BOARDS__0__ID", "Main Board", "boards[0].id"),
             ("TESSERA__BOARDS__0__WIDTH", "0", "boards[0].width"),
-            ("TESSERA__LIMITS__SESSION_QUEUE_LEN", "1", "limits.session_queue_len"),
+            (
+                "TESSERA__LIMITS__SESSION_QUEUE_LEN",
+                "1",
+                "limits.session_queue_len",
+            ),
         ];
         for (name, value, key) in cases {
             let err = load_with(&[], &[(name, value)]).unwrap_err().to_string();
@@ -371,7 +473,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = load_with(&["[server]\nlisten_addr = \"x\"\n"], &[]).unwrap_err().to_string();
+        let err = load_with(&["[server]\nlisten_addr = \"x\"\n"], &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen_addr"), "{err}");
     }
 }

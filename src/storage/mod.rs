@@ -1,1 +1,345 @@
-//! Durable board snapshots (being written).
+//! Durable board snapshots: per-tile files, atomic writes, re-slicing when the geometry changes.
+//!
+//! # Layout on disk
+//!
+//! ```text
+//! <data_dir>/<board_id>/
+//!     manifest.json          {"format": 1, "width": 2048, "height": 2048, "tile_size": 64,
+//!                             "layout": "w2048-h2048-t64"}
+//!     w2048-h2048-t64/       the layout directory named by the manifest
+//!         0-0.tile           one file per tile ever saved, `<tx>-<ty>.tile` (see [`tile_file`])
+//!         12-7.tile
+//! ```
+//!
+//! A tile without a file is blank (all background, version 0). Files ending in `.tmp` and
+//! layout directories the manifest does not name are leftovers of interrupted writes; `load`
+//! ignores them and then deletes them.
+//!
+//! # Crash safety
+//!
+//! Every file is replaced, never modified in place: written to `<name>.tmp`, fsynced, renamed
+//! over `<name>` (atomic on POSIX), and the directory fsynced (see `atomic.rs`). So after a crash
+//! each tile file is its old or its new version, never a torn mix, and a file that does not
+//! decode is real corruption, reported with its path rather than read as blank.
+//!
+//! The manifest is the commit point for everything else:
+//! - The first `save` creates the layout directory, then the manifest, then the tiles, so a
+//!   manifest always names an existing directory and tile files never exist without one.
+//! - Re-slicing writes the complete new layout directory (all tiles fsynced, directory fsynced)
+//!   before atomically switching the manifest, and only then deletes the old directory. A crash
+//!   before the switch leaves the old manifest naming the untouched old layout (the half-written
+//!   new one is discarded and redone on the next start); a crash after it leaves the complete new
+//!   layout plus a stale old directory that the next load deletes.
+//!
+//! Saving a batch of dirty tiles is not one transaction: a crash mid-batch can leave some tiles
+//! newer than others. Each tile is self-consistent, and tiles are independent, so this loses
+//! at most the paint since the previous snapshot, the same bound as crashing before the batch.
+//!
+//! One `BoardStore` (one writer) per board; all methods block and belong on a blocking thread.
+
+mod atomic;
+mod error;
+mod layout;
+mod manifest;
+mod reslice;
+pub mod tile_file;
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+pub use error::{Corruption, StorageError};
+
+use crate::geometry::{BoardGeometry, TileCoord};
+use atomic::{create_dir_durably, replace_file, sync_dir, tmp_path};
+use layout::{MANIFEST_FILE, find_orphan_tiles, layout_dirs, list_layout, tile_file_name};
+use manifest::Manifest;
+use reslice::Reslicer;
+
+/// The stored state of one tile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileSnapshot {
+    pub tile: TileCoord,
+    /// The tile's change counter; never decreases, not even across re-slicing.
+    pub version: u64,
+    /// Row-major palette indices, exactly `tile_rect(tile).width * height` bytes.
+    pub pixels: Vec<u8>,
+}
+
+/// The snapshot files of one board, in `data_dir/<board_id>/`.
+#[derive(Debug, Clone)]
+pub struct BoardStore {
+    board_dir: PathBuf,
+}
+
+impl BoardStore {
+    /// `data_dir/<board_id>/` holds this board. Does no IO. `board_id` is trusted to be a plain
+    /// directory name (settings allow only `a-z`, `0-9`, `-` and `_`).
+    pub fn new(data_dir: &Path, board_id: &str) -> Self {
+        Self {
+            board_dir: data_dir.join(board_id),
+        }
+    }
+
+    /// The directory holding this board.
+    pub fn board_dir(&self) -> &Path {
+        &self.board_dir
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.board_dir.join(MANIFEST_FILE)
+    }
+
+    /// Loads every stored tile for `geometry`, in row order. No directory or no manifest is a
+    /// blank board (an empty vec), unless tile files exist without a manifest.
+    ///
+    /// If the stored geometry differs, the board is re-sliced: old tiles are cut into the new
+    /// layout (uncovered pixels are `background`, each new tile's version is the sum of the
+    /// versions of the old tiles it overlaps), the new layout is written durably, the manifest
+    /// switched and the old layout deleted; the new tiles that received old data are returned.
+    /// If the board shrinks and a non-background pixel would fall off, this fails with
+    /// [`StorageError::Shrink`] and modifies nothing.
+    ///
+    /// Any file that fails validation is an error naming it. Leftovers of interrupted writes are
+    /// ignored, and deleted once the load has succeeded.
+    pub fn load(
+        &self,
+        geometry: BoardGeometry,
+        background: u8,
+    ) -> Result<Vec<TileSnapshot>, StorageError> {
+        let manifest_path = self.manifest_path();
+        let Some(stored) = Manifest::read(&manifest_path)? else {
+            // Tiles are only ever written after the manifest, so tiles without one mean the
+            // manifest was lost: refuse rather than start a blank board over the paint.
+            if let Some(dir) = find_orphan_tiles(&self.board_dir)? {
+                let reason = Corruption::MissingManifest { tiles_in: dir };
+                return Err(StorageError::Corrupt {
+                    path: manifest_path,
+                    reason,
+                });
+            }
+            return Ok(Vec::new());
+        };
+        let stored_dir = self.board_dir.join(&stored.layout);
+        match fs::metadata(&stored_dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                let action = "inspect";
+                return Err(StorageError::Io {
+                    path: stored_dir,
+                    action,
+                    source: e,
+                });
+            }
+            // Missing, or a file in its place: the layout the manifest commits to is gone.
+            _ => {
+                let reason = Corruption::MissingLayout;
+                return Err(StorageError::Corrupt {
+                    path: stored_dir,
+                    reason,
+                });
+            }
+        }
+        let listing = list_layout(&stored_dir, stored.geometry)?;
+
+        if stored.geometry == geometry {
+            let tiles = listing
+                .tiles
+                .iter()
+                .map(|(tile, path)| read_tile(path, geometry, *tile))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.clean_up(&stored, &listing.tmp_files);
+            return Ok(tiles);
+        }
+
+        // Read and check everything before writing anything, so a corrupt old tile or a
+        // refused shrink leaves the store exactly as it was.
+        let mut reslicer = Reslicer::new(stored.geometry, geometry, background);
+        for (tile, path) in &listing.tiles {
+            let old_tile = read_tile(path, stored.geometry, *tile)?;
+            reslicer
+                .add(&old_tile)
+                .map_err(|lost| StorageError::Shrink {
+                    path: self.board_dir.clone(),
+                    old_width: stored.geometry.width(),
+                    old_height: stored.geometry.height(),
+                    new_width: geometry.width(),
+                    new_height: geometry.height(),
+                    x: lost.x,
+                    y: lost.y,
+                    colour: lost.colour,
+                })?;
+        }
+        let tiles = reslicer.finish();
+
+        let target = Manifest::for_geometry(geometry);
+        let target_dir = self.board_dir.join(&target.layout);
+        // The manifest does not name this directory, so if it exists it is a re-slice that
+        // crashed before its switch (or an older layout): start it over from scratch.
+        remove_dir_if_present(&target_dir)?;
+        create_dir_durably(&target_dir)?;
+        write_tiles(geometry, &target_dir, &tiles)?;
+        target.write(&manifest_path)?;
+        tracing::info!(
+            board_dir = %self.board_dir.display(),
+            from = %stored.layout,
+            to = %target.layout,
+            tiles = tiles.len(),
+            "re-sliced board snapshot"
+        );
+        self.clean_up(&target, &[]);
+        Ok(tiles)
+    }
+
+    /// Durably writes `tiles` (the dirty ones) for `geometry`. The first save of a board creates
+    /// its layout directory and manifest; later saves must use the stored geometry (`load`
+    /// re-slices to it first). Every tile is checked before any is written.
+    pub fn save(
+        &self,
+        geometry: BoardGeometry,
+        tiles: &[TileSnapshot],
+    ) -> Result<(), StorageError> {
+        if tiles.is_empty() {
+            return Ok(()); // Nothing dirty: not even worth creating the directories.
+        }
+        let manifest_path = self.manifest_path();
+        let (manifest, first_save) = match Manifest::read(&manifest_path)? {
+            Some(m) if m.geometry == geometry => (m, false),
+            Some(m) => {
+                return Err(StorageError::GeometryMismatch {
+                    path: manifest_path,
+                    stored: m.geometry,
+                    requested: geometry,
+                });
+            }
+            None => (Manifest::for_geometry(geometry), true),
+        };
+        let dir = self.board_dir.join(&manifest.layout);
+        for snapshot in tiles {
+            check_snapshot(geometry, &dir, snapshot)?;
+        }
+        if first_save {
+            // Directory before manifest: a manifest must never name a missing layout.
+            create_dir_durably(&dir)?;
+            manifest.write(&manifest_path)?;
+        }
+        write_tiles(geometry, &dir, tiles)
+    }
+
+    /// Best-effort removal of leftovers: `.tmp` files and layout directories other than the
+    /// current one. Failure only costs disk space, so it is logged, not returned.
+    fn clean_up(&self, current: &Manifest, tmp_files: &[PathBuf]) {
+        let mut garbage: Vec<PathBuf> = tmp_files.to_vec();
+        let manifest_tmp = tmp_path(&self.manifest_path());
+        if manifest_tmp.exists() {
+            garbage.push(manifest_tmp);
+        }
+        for path in garbage {
+            if let Err(e) = fs::remove_file(&path) {
+                let path = path.display();
+                tracing::warn!(%path, error = %e, "could not remove leftover file");
+            }
+        }
+        let stale = match layout_dirs(&self.board_dir) {
+            Ok(dirs) => dirs,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for stale layout directories");
+                return;
+            }
+        };
+        for dir in stale {
+            if dir.file_name().is_some_and(|name| *name == *current.layout) {
+                continue;
+            }
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => tracing::info!(path = %dir.display(), "removed stale layout directory"),
+                Err(e) => {
+                    let path = dir.display();
+                    tracing::warn!(%path, error = %e, "could not remove stale layout directory");
+                }
+            }
+        }
+    }
+}
+
+/// Rejects a snapshot that is not a tile of `geometry` or whose pixels do not fit it.
+fn check_snapshot(
+    geometry: BoardGeometry,
+    dir: &Path,
+    snapshot: &TileSnapshot,
+) -> Result<(), StorageError> {
+    let tile = snapshot.tile;
+    let path = || dir.join(tile_file_name(tile));
+    if geometry
+        .tile(u32::from(tile.tx), u32::from(tile.ty))
+        .is_none()
+    {
+        return Err(StorageError::TileOffBoard {
+            path: path(),
+            tile,
+            tiles_x: geometry.tiles_x(),
+            tiles_y: geometry.tiles_y(),
+        });
+    }
+    let expected = geometry.tile_rect(tile).area();
+    if snapshot.pixels.len() as u64 != expected {
+        return Err(StorageError::PixelCount {
+            path: path(),
+            tile,
+            expected,
+            actual: snapshot.pixels.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Replaces the file of each tile, then makes all the renames durable with one directory fsync.
+fn write_tiles(
+    geometry: BoardGeometry,
+    dir: &Path,
+    tiles: &[TileSnapshot],
+) -> Result<(), StorageError> {
+    for snapshot in tiles {
+        let path = dir.join(tile_file_name(snapshot.tile));
+        replace_file(&path, &tile_file::encode(geometry, snapshot))?;
+    }
+    sync_dir(dir)
+}
+
+/// Reads and validates the file of `tile`.
+fn read_tile(
+    path: &Path,
+    geometry: BoardGeometry,
+    tile: TileCoord,
+) -> Result<TileSnapshot, StorageError> {
+    let io_err = |source| StorageError::Io {
+        path: path.to_owned(),
+        action: "read",
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let mut bytes = Vec::new();
+    // One byte past the largest valid file is enough to report it as too long.
+    file.take(tile_file::max_file_len(geometry) + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    tile_file::decode(&bytes, geometry, tile).map_err(|reason| StorageError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+fn remove_dir_if_present(dir: &Path) -> Result<(), StorageError> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StorageError::Io {
+            path: dir.to_owned(),
+            action: "remove directory",
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! The shared tick clock: tiles flush and sessions write on the same global tick boundaries.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Tick boundaries shared by every tile and session of the process.
+///
+/// Tiles flush at `origin + k * period`; sessions write at `origin + k * period + session_lag`.
+/// Aligning both to one clock is what gives each viewer at most one websocket frame per tick
+/// however many tiles it views: every tile's batch for tick `k` is queued before the session's
+/// write for tick `k`, which collects them all into one frame.
+#[derive(Debug, Clone, Copy)]
+pub struct TickClock {
+    origin: Instant,
+    period: Duration,
+    session_lag: Duration,
+}
+
+impl TickClock {
+    pub fn new(period: Duration) -> Self {
+        // A quarter tick lets the tile actors on every arbiter finish their fan-out for the tick
+        // before sessions write; 1 ms is the floor so a 1 ms tick still has a gap. A batch that
+        // misses it goes out with the next tick, never lost.
+        let session_lag = (period / 4).max(Duration::from_millis(1)).min(period);
+        Self {
+            origin: Instant::now(),
+            period,
+            session_lag,
+        }
+    }
+
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The first tile-flush boundary strictly after `now`.
+    pub fn next_tile_flush(&self, now: Instant) -> Instant {
+        self.next_boundary(now, Duration::ZERO)
+    }
+
+    /// The first session-write boundary strictly after `now`.
+    pub fn next_session_write(&self, now: Instant) -> Instant {
+        self.next_boundary(now, self.session_lag)
+    }
+
+    fn next_boundary(&self, now: Instant, offset: Duration) -> Instant {
+        let base = self.origin + offset;
+        if now < base {
+            return base;
+        }
+        let elapsed = now.saturating_duration_since(base).as_nanos();
+        let period = self.period.as_nanos().max(1);
+        let ticks = elapsed / period + 1;
+        // ticks * period fits u64 nanoseconds for ~584 years of uptime.
+        base + Duration::from_nanos((ticks * period) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boundaries_are_strictly_later_and_aligned() {
+        let clock = TickClock::new(Duration::from_millis(20));
+        let t0 = clock.origin;
+        assert_eq!(clock.next_tile_flush(t0), t0 + Duration::from_millis(20));
+        assert_eq!(
+            clock.next_tile_flush(t0 + Duration::from_millis(21)),
+            t0 + Duration::from_millis(40)
+        );
+        assert_eq!(clock.next_session_write(t0), t0 + Duration::from_millis(5));
+        assert_eq!(
+            clock.next_session_write(t0 + Duration::from_millis(5)),
+            t0 + Duration::from_millis(25)
+        );
+    }
+}

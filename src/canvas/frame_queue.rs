@@ -1,0 +1,156 @@
+//! The bounded queue between tile actors and one session: encoded tile frames waiting to be sent.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::geometry::TileCoord;
+
+/// One encoded message for one session, from one tile.
+#[derive(Debug, Clone)]
+pub struct QueuedFrame {
+    pub board: u16,
+    pub tile: TileCoord,
+    /// The subscription this frame belongs to; the session drops frames of older subscriptions,
+    /// so a tile left and re-entered within one tick never replays stale updates.
+    pub epoch: u32,
+    /// Encoded once by the tile and shared by every subscriber (`Bytes` clones are refcounts).
+    pub bytes: Bytes,
+}
+
+/// What the session takes out of its queue at each write.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub frames: Vec<QueuedFrame>,
+    /// The queue hit its capacity since the last drain and dropped frames: the session must
+    /// resynchronise every tile it views.
+    pub overflowed: bool,
+}
+
+/// A session's inbox for tile frames, shared by every tile it subscribes to.
+///
+/// Tiles never wait on it: `push` takes a short lock (held only to push or swap a `Vec`) and
+/// never blocks on the session or the network. It is bounded: past `capacity` frames it drops
+/// everything, remembers that it overflowed, and refuses further frames until the session has
+/// drained it and resynchronised. The session is woken through a `Notify` at most once between
+/// two drains, so fan-out to a session costs one wake per tick, not one per tile.
+#[derive(Debug)]
+pub struct FrameQueue {
+    state: Mutex<State>,
+    ready: Notify,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    frames: Vec<QueuedFrame>,
+    overflowed: bool,
+    woken: bool,
+}
+
+impl FrameQueue {
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State::default()),
+            ready: Notify::new(),
+            capacity,
+        })
+    }
+
+    /// Queues a frame. Returns `false` if it was dropped because the queue is over capacity.
+    pub fn push(&self, frame: QueuedFrame) -> bool {
+        let wake;
+        let accepted;
+        {
+            let mut state = self.state.lock();
+            if state.overflowed {
+                return false;
+            }
+            if state.frames.len() >= self.capacity {
+                state.overflowed = true;
+                state.frames = Vec::new();
+                accepted = false;
+            } else {
+                state.frames.push(frame);
+                accepted = true;
+            }
+            wake = !state.woken;
+            state.woken = true;
+        }
+        if wake {
+            // `notify_one` stores a permit when the session is not waiting, so no wake is lost.
+            self.ready.notify_one();
+        }
+        accepted
+    }
+
+    /// Takes everything queued and re-arms the wake-up.
+    pub fn drain(&self) -> Drained {
+        let mut state = self.state.lock();
+        state.woken = false;
+        Drained {
+            frames: std::mem::take(&mut state.frames),
+            overflowed: std::mem::take(&mut state.overflowed),
+        }
+    }
+
+    /// Resolves when frames are waiting (or were, since the last drain).
+    pub async fn ready(&self) {
+        self.ready.notified().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: u8) -> QueuedFrame {
+        QueuedFrame {
+            board: 0,
+            tile: TileCoord { tx: 0, ty: 0 },
+            epoch: 1,
+            bytes: Bytes::from(vec![n]),
+        }
+    }
+
+    #[test]
+    fn frames_come_out_in_push_order() {
+        let q = FrameQueue::new(4);
+        assert!(q.push(frame(1)));
+        assert!(q.push(frame(2)));
+        let d = q.drain();
+        assert!(!d.overflowed);
+        assert_eq!(
+            d.frames.iter().map(|f| f.bytes[0]).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert!(q.drain().frames.is_empty());
+    }
+
+    #[test]
+    fn overflow_drops_everything_until_drained() {
+        let q = FrameQueue::new(2);
+        assert!(q.push(frame(1)));
+        assert!(q.push(frame(2)));
+        assert!(!q.push(frame(3)));
+        assert!(
+            !q.push(frame(4)),
+            "refused until the session resynchronises"
+        );
+        let d = q.drain();
+        assert!(d.overflowed);
+        assert!(d.frames.is_empty());
+        assert!(q.push(frame(5)));
+    }
+
+    #[tokio::test]
+    async fn a_push_before_waiting_still_wakes() {
+        let q = FrameQueue::new(2);
+        q.push(frame(1));
+        tokio::time::timeout(std::time::Duration::from_secs(1), q.ready())
+            .await
+            .expect("woken");
+    }
+}

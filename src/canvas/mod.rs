@@ -1,0 +1,125 @@
+//! The canvas: tile actors, the boards that route to them, the rules every paint passes, and the
+//! supervisor that starts, restores and snapshots them.
+
+pub mod board;
+pub mod clock;
+pub mod cooldown;
+pub mod frame_queue;
+pub mod supervisor;
+pub mod tile;
+pub mod tile_buffer;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+pub use board::Board;
+pub use clock::TickClock;
+use cooldown::Cooldowns;
+
+use crate::identity::UserToken;
+use crate::palette::Color;
+use crate::protocol::RejectReason;
+
+/// Every board of the server plus the state paints are checked against. Shared by the websocket
+/// sessions and the HTTP routes, so both follow the same rules.
+pub struct Canvas {
+    boards: Vec<Arc<Board>>,
+    cooldowns: Cooldowns,
+    clock: TickClock,
+}
+
+/// A refused paint: why, and for cooldowns how long to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: RejectReason,
+    pub retry_after_ms: u32,
+}
+
+impl Rejection {
+    pub fn new(reason: RejectReason) -> Self {
+        Self {
+            reason,
+            retry_after_ms: 0,
+        }
+    }
+}
+
+impl Canvas {
+    pub fn new(boards: Vec<Arc<Board>>, clock: TickClock) -> Self {
+        Self {
+            boards,
+            cooldowns: Cooldowns::default(),
+            clock,
+        }
+    }
+
+    pub fn boards(&self) -> &[Arc<Board>] {
+        &self.boards
+    }
+
+    pub fn board(&self, index: u16) -> Option<&Arc<Board>> {
+        self.boards.get(usize::from(index))
+    }
+
+    pub fn board_by_id(&self, id: &str) -> Option<&Arc<Board>> {
+        self.boards.iter().find(|b| b.id() == id)
+    }
+
+    pub fn clock(&self) -> TickClock {
+        self.clock
+    }
+
+    pub fn cooldowns(&self) -> &Cooldowns {
+        &self.cooldowns
+    }
+
+    /// Checks a paint and hands it to its tile. The check and the hand-off happen now, in the
+    /// caller's order, so one client's paints reach a tile in the order it sent them; the returned
+    /// future resolves once the tile has accepted the paint (it is then applied at the next tick).
+    pub fn paint(
+        self: &Arc<Self>,
+        user: &UserToken,
+        board: u16,
+        x: u32,
+        y: u32,
+        color: u8,
+    ) -> Result<impl Future<Output = Result<(), Rejection>> + use<>, Rejection> {
+        let board_ref = self
+            .board(board)
+            .ok_or(Rejection::new(RejectReason::UnknownBoard))?;
+        let geometry = board_ref.geometry();
+        let pos = geometry
+            .pixel(x, y)
+            .ok_or(Rejection::new(RejectReason::OutOfBounds))?;
+        let color: Color = board_ref
+            .settings
+            .palette
+            .color(color)
+            .ok_or(Rejection::new(RejectReason::InvalidColor))?;
+        self.cooldowns
+            .try_take(user, board, board_ref.settings.cooldown, Instant::now())
+            .map_err(|wait| Rejection {
+                reason: RejectReason::Cooldown,
+                // Rounded up, so a client that waits exactly this long is never refused again.
+                retry_after_ms: u32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u32::MAX),
+            })?;
+        let (tile, offset) = geometry.locate(pos);
+        let request = board_ref.tile(tile).send(tile::Paint { offset, color });
+        let canvas = Arc::clone(self);
+        let user = user.clone();
+        Ok(async move {
+            request.await.map_err(|_| {
+                // The tile actor is gone (shutdown): the paint was not applied.
+                canvas.refund(&user, board);
+                Rejection::new(RejectReason::Unavailable)
+            })
+        })
+    }
+
+    /// Gives back a cooldown turn taken by a paint that was then not applied.
+    pub fn refund(&self, user: &UserToken, board: u16) {
+        self.cooldowns.refund(user, board);
+    }
+}

@@ -1,0 +1,260 @@
+//! The supervisor: restores boards from disk, starts their tile actors across one Arbiter per
+//! core, snapshots dirty tiles periodically and on shutdown. It owns durability.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+
+use super::Canvas;
+use super::board::Board;
+use super::clock::TickClock;
+use super::tile::{BoardCounters, MarkSaved, TakeSnapshot, Tile};
+use super::tile_buffer::TileBuffer;
+use crate::settings::Settings;
+use crate::storage::{BoardStore, StorageError, TileSnapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("board {board:?} could not be restored: {source}")]
+    Restore {
+        board: String,
+        #[source]
+        source: StorageError,
+    },
+    #[error("board {board:?}: stored tile {tile} does not fit the board")]
+    TileMismatch { board: String, tile: String },
+}
+
+/// What one snapshot pass wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotReport {
+    pub tiles_written: usize,
+    pub failures: usize,
+}
+
+pub struct Supervisor {
+    canvas: Arc<Canvas>,
+    stores: Arc<Vec<BoardStore>>,
+    arbiters: Vec<Arbiter>,
+    interval: Duration,
+    /// Serialises snapshot passes, so a periodic one and the shutdown one never interleave.
+    save_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Supervisor {
+    /// Restores every board and starts its tiles. Blocking IO: called once at startup.
+    pub fn start(settings: &Settings) -> Result<(Arc<Canvas>, Addr<Supervisor>), StartError> {
+        let clock = TickClock::new(settings.server.tick);
+        let arbiters: Vec<Arbiter> = (0..settings.server.tile_arbiters)
+            .map(|_| Arbiter::new())
+            .collect();
+        let mut boards = Vec::with_capacity(settings.boards.len());
+        let mut stores = Vec::with_capacity(settings.boards.len());
+        let mut next_arbiter = 0usize;
+        for (index, board) in settings.boards.iter().enumerate() {
+            let store = BoardStore::new(&settings.storage.data_dir, &board.id);
+            let geometry = board.geometry;
+            let restored =
+                store
+                    .load(geometry, board.background)
+                    .map_err(|source| StartError::Restore {
+                        board: board.id.clone(),
+                        source,
+                    })?;
+            let restored_count = restored.len();
+            let mut restored: HashMap<_, TileSnapshot> =
+                restored.into_iter().map(|snap| (snap.tile, snap)).collect();
+            let counters = Arc::new(BoardCounters::default());
+            // Settings allow at most u16::MAX boards.
+            let board_index = index as u16;
+            let mut tiles = Vec::with_capacity(geometry.tile_count());
+            for coord in geometry.all_tiles() {
+                let rect = geometry.tile_rect(coord);
+                let (pixels, version) = match restored.remove(&coord) {
+                    Some(snap) if snap.pixels.len() == rect.area() as usize => {
+                        (snap.pixels, snap.version)
+                    }
+                    Some(_) => {
+                        return Err(StartError::TileMismatch {
+                            board: board.id.clone(),
+                            tile: coord.to_string(),
+                        });
+                    }
+                    None => (vec![board.background; rect.area() as usize], 0),
+                };
+                counters
+                    .paints_applied
+                    .fetch_add(version, std::sync::atomic::Ordering::Relaxed);
+                let buffer = TileBuffer::new(board_index, coord, rect, pixels, version);
+                let tile_counters = Arc::clone(&counters);
+                // Round-robin: neighbouring tiles land on different cores, so a hotspot spreads.
+                let arbiter = &arbiters[next_arbiter % arbiters.len()];
+                next_arbiter += 1;
+                let addr = Tile::start_in_arbiter(&arbiter.handle(), move |_| {
+                    Tile::new(board_index, coord, buffer, clock, tile_counters)
+                });
+                tiles.push(addr);
+            }
+            if let Some(coord) = restored.keys().next() {
+                return Err(StartError::TileMismatch {
+                    board: board.id.clone(),
+                    tile: coord.to_string(),
+                });
+            }
+            tracing::info!(
+                board = %board.id,
+                width = geometry.width(),
+                height = geometry.height(),
+                tile_size = geometry.tile_size(),
+                tiles = geometry.tile_count(),
+                restored_tiles = restored_count,
+                "board ready"
+            );
+            boards.push(Arc::new(Board::new(
+                board_index,
+                board.clone(),
+                tiles,
+                counters,
+            )));
+            stores.push(store);
+        }
+        let canvas = Arc::new(Canvas::new(boards, clock));
+        let supervisor = Supervisor {
+            canvas: Arc::clone(&canvas),
+            stores: Arc::new(stores),
+            arbiters,
+            interval: settings.storage.snapshot_interval,
+            save_lock: Arc::new(tokio::sync::Mutex::new(())),
+        };
+        Ok((canvas, supervisor.start()))
+    }
+
+    fn snapshot_pass(&self) -> impl Future<Output = SnapshotReport> + use<> {
+        snapshot_all(
+            Arc::clone(&self.canvas),
+            Arc::clone(&self.stores),
+            Arc::clone(&self.save_lock),
+        )
+    }
+}
+
+/// Collects every dirty tile of every board and writes them durably on a blocking thread; only
+/// then are the tiles told their snapshot is saved. A failed write leaves them dirty, so the
+/// next pass retries.
+async fn snapshot_all(
+    canvas: Arc<Canvas>,
+    stores: Arc<Vec<BoardStore>>,
+    save_lock: Arc<tokio::sync::Mutex<()>>,
+) -> SnapshotReport {
+    let _guard = save_lock.lock().await;
+    let mut report = SnapshotReport::default();
+    for (board, store_index) in canvas.boards().iter().zip(0..) {
+        let replies = join_all(board.tiles().iter().map(|t| t.send(TakeSnapshot))).await;
+        let mut dirty: Vec<(usize, TileSnapshot)> = Vec::new();
+        for (i, reply) in replies.into_iter().enumerate() {
+            match reply {
+                Ok(Some(snap)) => dirty.push((i, snap)),
+                Ok(None) => {}
+                Err(e) => {
+                    report.failures += 1;
+                    tracing::error!(board = board.id(), tile = i, error = %e, "tile did not answer the snapshot request");
+                }
+            }
+        }
+        if dirty.is_empty() {
+            continue;
+        }
+        let stores = Arc::clone(&stores);
+        let geometry = *board.geometry();
+        let (indices, snaps): (Vec<usize>, Vec<TileSnapshot>) = dirty.into_iter().unzip();
+        let versions: Vec<u64> = snaps.iter().map(|s| s.version).collect();
+        let written = snaps.len();
+        let result = tokio::task::spawn_blocking(move || {
+            let store: &BoardStore = &stores[store_index];
+            store.save(geometry, &snaps)
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {
+                for (i, version) in indices.into_iter().zip(versions) {
+                    board.tiles()[i].do_send(MarkSaved { version });
+                }
+                report.tiles_written += written;
+                tracing::debug!(board = board.id(), tiles = written, "snapshot written");
+            }
+            Ok(Err(e)) => {
+                report.failures += 1;
+                tracing::error!(board = board.id(), error = %e, "snapshot failed; tiles stay dirty and are retried");
+            }
+            Err(e) => {
+                report.failures += 1;
+                tracing::error!(board = board.id(), error = %e, "snapshot task failed");
+            }
+        }
+    }
+    report
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.interval, |supervisor, ctx| {
+            ctx.spawn(
+                supervisor
+                    .snapshot_pass()
+                    .into_actor(supervisor)
+                    .map(|_, _, _| ()),
+            );
+        });
+        let canvas = Arc::clone(&self.canvas);
+        // Cooldown entries of users who may paint again are dead weight; drop them every minute.
+        ctx.run_interval(Duration::from_secs(60), move |_, _| {
+            canvas.cooldowns().prune(tokio::time::Instant::now());
+        });
+    }
+}
+
+/// Write every dirty tile now.
+#[derive(Message)]
+#[rtype(result = "SnapshotReport")]
+pub struct SnapshotNow;
+
+impl Handler<SnapshotNow> for Supervisor {
+    type Result = ResponseFuture<SnapshotReport>;
+
+    fn handle(&mut self, _: SnapshotNow, _: &mut Self::Context) -> Self::Result {
+        Box::pin(self.snapshot_pass())
+    }
+}
+
+/// Final snapshot, then stop the tile arbiters. Sent once the HTTP server has stopped.
+#[derive(Message)]
+#[rtype(result = "SnapshotReport")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ResponseActFuture<Self, SnapshotReport>;
+
+    fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
+        Box::pin(
+            self.snapshot_pass()
+                .into_actor(self)
+                .map(|report, supervisor, ctx| {
+                    tracing::info!(
+                        tiles_written = report.tiles_written,
+                        failures = report.failures,
+                        "final snapshot"
+                    );
+                    for arbiter in &supervisor.arbiters {
+                        arbiter.stop();
+                    }
+                    ctx.stop();
+                    report
+                }),
+        )
+    }
+}

@@ -1,0 +1,216 @@
+//! One tile's pixels and version, and the batching of a tick's paints into one encoded update.
+//!
+//! Pure data, no actor: the tile actor wraps it, and the criterion bench drives it directly.
+
+use bytes::Bytes;
+
+use crate::geometry::{Rect, TileCoord};
+use crate::protocol::{self, PixelChange, ServerMessage, TileState, TileUpdate};
+
+/// The pixels of one tile plus the paints accepted since the last flush.
+///
+/// Paints are queued, not applied, until [`TileBuffer::flush`]: the pixels a new subscriber or an
+/// HTTP reader sees are always exactly the state at `version`, and the next update continues from
+/// that version. That is what makes subscription gap-free and duplicate-free without any
+/// coordination with the session.
+#[derive(Debug)]
+pub struct TileBuffer {
+    board: u16,
+    coord: TileCoord,
+    width: u16,
+    height: u16,
+    pixels: Vec<u8>,
+    /// Paints applied to `pixels` so far, over the tile's whole life (restored from snapshots).
+    version: u64,
+    /// `(offset, colour)` in arrival order, not yet applied.
+    pending: Vec<(u32, u8)>,
+    /// Encoded `TileState` for `version`, built on first demand and shared by every reader.
+    state_cache: Option<Bytes>,
+}
+
+/// The outcome of one flush: the encoded `TileUpdate`, shared by every subscriber.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub base_version: u64,
+    pub version: u64,
+    pub bytes: Bytes,
+}
+
+impl TileBuffer {
+    /// A tile of `rect`'s size. `pixels` must hold `rect.width * rect.height` bytes.
+    pub fn new(board: u16, coord: TileCoord, rect: Rect, pixels: Vec<u8>, version: u64) -> Self {
+        assert_eq!(
+            pixels.len(),
+            rect.area() as usize,
+            "tile pixels must cover the tile exactly"
+        );
+        Self {
+            board,
+            coord,
+            // Tile edges are at most MAX_TILE_SIZE = 1024.
+            width: rect.width as u16,
+            height: rect.height as u16,
+            pixels,
+            version,
+            pending: Vec::new(),
+            state_cache: None,
+        }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Version including the paints not yet flushed.
+    pub fn pending_version(&self) -> u64 {
+        self.version + self.pending.len() as u64
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    /// Queues one paint. `offset` comes from `BoardGeometry::locate` and `color` from the palette,
+    /// both validated by the caller's types.
+    pub fn paint(&mut self, offset: u32, color: u8) {
+        debug_assert!((offset as usize) < self.pixels.len());
+        self.pending.push((offset, color));
+    }
+
+    /// Applies the queued paints, coalescing repeated writes to one pixel (last write wins), and
+    /// encodes one `TileUpdate` for all subscribers. `None` when nothing was queued.
+    pub fn flush(&mut self) -> Option<Batch> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let base_version = self.version;
+        let paints = self.pending.len() as u64;
+        // A stable sort keeps arrival order among writes to one pixel, so the last of each run
+        // is the last write.
+        self.pending.sort_by_key(|&(offset, _)| offset);
+        let mut changes = Vec::with_capacity(self.pending.len());
+        let width = u32::from(self.width);
+        for (i, &(offset, color)) in self.pending.iter().enumerate() {
+            if self.pending.get(i + 1).is_some_and(|next| next.0 == offset) {
+                continue;
+            }
+            self.pixels[offset as usize] = color;
+            changes.push(PixelChange {
+                dx: (offset % width) as u16,
+                dy: (offset / width) as u16,
+                color,
+            });
+        }
+        self.pending.clear();
+        self.version += paints;
+        self.state_cache = None;
+        let message = ServerMessage::TileUpdate(TileUpdate {
+            board: self.board,
+            tx: self.coord.tx,
+            ty: self.coord.ty,
+            base_version,
+            version: self.version,
+            changes,
+        });
+        Some(Batch {
+            base_version,
+            version: self.version,
+            bytes: protocol::encode_server(&message).into(),
+        })
+    }
+
+    /// The encoded `TileState` at the current version.
+    pub fn encoded_state(&mut self) -> Bytes {
+        if let Some(bytes) = &self.state_cache {
+            return bytes.clone();
+        }
+        let message = ServerMessage::TileState(TileState {
+            board: self.board,
+            tx: self.coord.tx,
+            ty: self.coord.ty,
+            version: self.version,
+            width: self.width,
+            height: self.height,
+            pixels: self.pixels.clone(),
+        });
+        let bytes: Bytes = protocol::encode_server(&message).into();
+        self.state_cache = Some(bytes.clone());
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::decode_server_frame;
+
+    fn buffer() -> TileBuffer {
+        let rect = Rect {
+            x: 0,
+            y: 0,
+            width: 4,
+            height: 2,
+        };
+        TileBuffer::new(0, TileCoord { tx: 0, ty: 0 }, rect, vec![31; 8], 10)
+    }
+
+    #[test]
+    fn paints_are_invisible_until_flushed() {
+        let mut t = buffer();
+        t.paint(5, 3);
+        assert_eq!(t.pixels()[5], 31);
+        assert_eq!(t.version(), 10);
+        assert_eq!(t.pending_version(), 11);
+    }
+
+    #[test]
+    fn flush_coalesces_last_write_wins_and_counts_every_paint() {
+        let mut t = buffer();
+        t.paint(5, 3);
+        t.paint(1, 4);
+        t.paint(5, 7);
+        let batch = t.flush().expect("a batch");
+        assert_eq!((batch.base_version, batch.version), (10, 13));
+        assert_eq!(t.pixels()[5], 7);
+        let msgs = decode_server_frame(&batch.bytes).unwrap();
+        let ServerMessage::TileUpdate(update) = &msgs[0] else {
+            panic!("{msgs:?}")
+        };
+        assert_eq!(
+            update.changes,
+            vec![
+                PixelChange {
+                    dx: 1,
+                    dy: 0,
+                    color: 4
+                },
+                PixelChange {
+                    dx: 1,
+                    dy: 1,
+                    color: 7
+                }
+            ]
+        );
+        assert!(t.flush().is_none());
+    }
+
+    #[test]
+    fn state_is_re_encoded_after_a_flush() {
+        let mut t = buffer();
+        let before = t.encoded_state();
+        t.paint(0, 1);
+        t.flush();
+        let after = t.encoded_state();
+        assert_ne!(before, after);
+        let msgs = decode_server_frame(&after).unwrap();
+        let ServerMessage::TileState(state) = &msgs[0] else {
+            panic!()
+        };
+        assert_eq!(state.version, 11);
+        assert_eq!(state.pixels[0], 1);
+    }
+}

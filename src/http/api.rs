@@ -1,0 +1,290 @@
+//! JSON and binary endpoints under `/api`, plus `/healthz`.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, EntityTag, IfNoneMatch};
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::canvas::tile::GetPixels;
+use crate::canvas::{Board, Rejection};
+use crate::identity::UserToken;
+use crate::protocol::RejectReason;
+
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let sessions = state.connections.load(std::sync::atomic::Ordering::Relaxed);
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "sessions": sessions }))
+}
+
+#[derive(Debug, Serialize)]
+struct BoardJson {
+    id: String,
+    index: u16,
+    width: u32,
+    height: u32,
+    tile_size: u32,
+    tiles_x: u32,
+    tiles_y: u32,
+    cooldown_ms: u32,
+    background: u8,
+    palette: Vec<String>,
+    /// Paints applied to the board so far.
+    version: u64,
+}
+
+fn board_json(board: &Board) -> BoardJson {
+    let info = board.info();
+    BoardJson {
+        id: info.id,
+        index: board.index,
+        width: info.width,
+        height: info.height,
+        tile_size: info.tile_size,
+        tiles_x: board.geometry().tiles_x(),
+        tiles_y: board.geometry().tiles_y(),
+        cooldown_ms: info.cooldown_ms,
+        background: info.background,
+        palette: board
+            .settings
+            .palette
+            .colours()
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        version: board.version(),
+    }
+}
+
+fn find_board<'a>(state: &'a AppState, id: &str) -> Result<&'a Arc<Board>, ApiError> {
+    state
+        .canvas
+        .board_by_id(id)
+        .ok_or_else(|| ApiError::UnknownBoard(id.to_owned()))
+}
+
+pub async fn boards(state: web::Data<AppState>) -> HttpResponse {
+    let list: Vec<BoardJson> = state
+        .canvas
+        .boards()
+        .iter()
+        .map(|b| board_json(b))
+        .collect();
+    HttpResponse::Ok().json(list)
+}
+
+pub async fn board(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(board_json(find_board(&state, &path)?)))
+}
+
+fn etag_matches(req: &HttpRequest, etag: &EntityTag) -> bool {
+    match req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .map(|_| header::Header::parse(req))
+    {
+        Some(Ok(IfNoneMatch::Any)) => true,
+        Some(Ok(IfNoneMatch::Items(items))) => items.iter().any(|item| item.weak_eq(etag)),
+        _ => false,
+    }
+}
+
+/// The raw tile: one palette index per pixel, row-major, at the tile's real size.
+pub async fn tile(
+    req: HttpRequest,
+    path: web::Path<(String, u32, u32)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, tx, ty) = path.into_inner();
+    let board = find_board(&state, &id)?;
+    let coord = board
+        .geometry()
+        .tile(tx, ty)
+        .ok_or_else(|| ApiError::UnknownTile {
+            board: id.clone(),
+            tx,
+            ty,
+        })?;
+    let rect = board.geometry().tile_rect(coord);
+    let tile = board
+        .tile(coord)
+        .send(GetPixels)
+        .await
+        .map_err(|e| ApiError::Internal(format!("tile {coord} did not answer: {e}")))?;
+    // The tile size is part of the tag: after a re-slice the same (tx, ty) is another tile.
+    let etag = EntityTag::new_strong(format!(
+        "t{}-v{}",
+        board.geometry().tile_size(),
+        tile.version
+    ));
+    if etag_matches(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header(header::ETag(etag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header(header::ETag(etag))
+        .insert_header(("X-Tile-Width", rect.width.to_string()))
+        .insert_header(("X-Tile-Height", rect.height.to_string()))
+        .insert_header(("X-Tile-Version", tile.version.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(tile.pixels))
+}
+
+/// The whole board as an indexed PNG, rendered at most once per board version.
+pub async fn png(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let board = Arc::clone(find_board(&state, &path)?);
+    let version = board.version();
+    let etag = EntityTag::new_strong(format!("b{version}"));
+    if etag_matches(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header(header::ETag(etag))
+            .finish());
+    }
+    let cached = board
+        .png_cache
+        .lock()
+        .as_ref()
+        .filter(|(v, _)| *v == version)
+        .map(|(_, b)| b.clone());
+    let bytes = match cached {
+        Some(bytes) => bytes,
+        None => {
+            let tiles = join_all(board.tiles().iter().map(|t| t.send(GetPixels))).await;
+            let tiles = tiles
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ApiError::Internal(format!("a tile did not answer: {e}")))?;
+            let render_board = Arc::clone(&board);
+            let bytes = web::block(move || {
+                render_png(&render_board, tiles.into_iter().map(|t| t.pixels).collect())
+            })
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+            // Tiles may have moved on while rendering; the image is tagged with the version read
+            // before, so it is at worst re-rendered, never served as newer than it is.
+            *board.png_cache.lock() = Some((version, bytes.clone()));
+            bytes
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header(header::ETag(etag))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(bytes))
+}
+
+fn render_png(board: &Board, tiles: Vec<Bytes>) -> Result<Bytes, ApiError> {
+    let geometry = board.geometry();
+    let width = geometry.width() as usize;
+    let mut image = vec![0u8; geometry.pixel_count() as usize];
+    for (coord, pixels) in geometry.all_tiles().zip(tiles) {
+        let rect = geometry.tile_rect(coord);
+        for row in 0..rect.height as usize {
+            let src = &pixels[row * rect.width as usize..(row + 1) * rect.width as usize];
+            let start = (rect.y as usize + row) * width + rect.x as usize;
+            image[start..start + rect.width as usize].copy_from_slice(src);
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, geometry.width(), geometry.height());
+    encoder.set_color(png::ColorType::Indexed);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_palette(
+        board
+            .settings
+            .palette
+            .colours()
+            .iter()
+            .flat_map(|c| c.0)
+            .collect::<Vec<u8>>(),
+    );
+    let internal = |e: png::EncodingError| ApiError::Internal(format!("png encoding failed: {e}"));
+    let mut writer = encoder.write_header().map_err(internal)?;
+    writer.write_image_data(&image).map_err(internal)?;
+    writer.finish().map_err(internal)?;
+    Ok(out.into())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaintBody {
+    // Wide signed types, so a negative or huge value is refused as out of bounds or an invalid
+    // colour (422) rather than as unparsable JSON.
+    x: i64,
+    y: i64,
+    color: i64,
+    /// The user's identity; a new one is issued (and returned) when absent.
+    token: Option<String>,
+}
+
+/// Paint over HTTP for scripts: the same checks and cooldown as the websocket.
+pub async fn paint(
+    path: web::Path<String>,
+    body: web::Json<PaintBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let board = find_board(&state, &path)?;
+    let user: UserToken = match &body.token {
+        None => UserToken::generate(),
+        Some(t) => t
+            .parse()
+            .map_err(|e: crate::identity::BadToken| ApiError::BadRequest(e.to_string()))?,
+    };
+    let geometry = board.geometry();
+    let (x, y) = match (u32::try_from(body.x), u32::try_from(body.y)) {
+        (Ok(x), Ok(y)) if geometry.pixel(x, y).is_some() => (x, y),
+        _ => {
+            return Err(ApiError::PaintDetail(
+                Rejection::new(RejectReason::OutOfBounds),
+                format!(
+                    "pixel ({}, {}) is outside the {}x{} board",
+                    body.x,
+                    body.y,
+                    geometry.width(),
+                    geometry.height()
+                ),
+            ));
+        }
+    };
+    let palette_len = board.settings.palette.len();
+    let Some(color) = u8::try_from(body.color)
+        .ok()
+        .filter(|c| usize::from(*c) < palette_len)
+    else {
+        return Err(ApiError::PaintDetail(
+            Rejection::new(RejectReason::InvalidColor),
+            format!(
+                "colour {} is not a palette index (0..{palette_len})",
+                body.color
+            ),
+        ));
+    };
+    let applied = state
+        .canvas
+        .paint(&user, board.index, x, y, color)
+        .map_err(ApiError::Paint)?;
+    applied.await.map_err(ApiError::Paint)?;
+    Ok(
+        HttpResponse::Ok()
+            .json(serde_json::json!({ "status": "accepted", "token": user.as_str() })),
+    )
+}
+
+/// Turns malformed JSON bodies into the same error shape as every other failure.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(4096)
+        .error_handler(|err, _| ApiError::BadRequest(format!("invalid JSON body: {err}")).into())
+}

@@ -1,0 +1,583 @@
+//! The websocket session actor: one per connection. It forwards paints to their tiles, keeps its
+//! subscriptions equal to the tiles its viewport intersects, and writes at most one frame a tick.
+
+pub mod rate_limit;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
+use bytes::{Bytes, BytesMut};
+use tokio::time::Instant;
+
+use crate::canvas::Canvas;
+use crate::canvas::frame_queue::FrameQueue;
+use crate::canvas::tile::{SessionId, Subscribe, Unsubscribe};
+use crate::geometry::{Rect, TileCoord, Viewport, ViewportError};
+use crate::identity::UserToken;
+use crate::protocol::{
+    self, ClientMessage, ErrorCode, Limits, PROTOCOL_VERSION, PaintOutcome, PaintResult,
+    ServerMessage, Welcome, close_code,
+};
+use crate::settings::LimitSettings;
+use rate_limit::TokenBucket;
+
+/// How often the server pings an idle client. Browsers answer pings on their own, so this only
+/// detects dead peers (a closed laptop) that TCP would take minutes to notice.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+/// A client silent for this long (three missed pings) is gone.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
+/// Resynchronisations tolerated per minute before a slow client is disconnected: one is a hiccup
+/// (a GC pause, a backgrounded tab), several in a row mean it cannot keep up with its viewport.
+const MAX_RESYNCS_PER_MINUTE: usize = 3;
+/// A frame the websocket has not accepted for this long means the client stopped reading: its
+/// socket buffers and the websocket's own queue are full. Long enough to ride out a stalled
+/// mobile network, short enough that a dead reader does not hold its queue for minutes.
+const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// A close frame that cannot be queued within this time (the client stopped reading) is given
+/// up on; the connection is dropped instead.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Counts open sessions against `limits.max_connections`; released when the session ends.
+#[derive(Debug)]
+pub struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl ConnectionSlot {
+    /// Takes a slot if fewer than `max` are taken.
+    pub fn try_acquire(open: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Self(Arc::clone(open)))
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pub struct Session {
+    id: SessionId,
+    user: UserToken,
+    canvas: Arc<Canvas>,
+    limits: LimitSettings,
+    ws: actix_ws::Session,
+    queue: Arc<FrameQueue>,
+    /// The board the viewport is on, and the epoch of each subscribed tile of it.
+    board: Option<u16>,
+    subscriptions: HashMap<TileCoord, u32>,
+    next_epoch: u32,
+    /// Encoded replies (paint results, errors) waiting for the next write.
+    replies: BytesMut,
+    write_scheduled: bool,
+    /// When the frame now on its way was handed to the websocket; `None` when idle.
+    writing: Option<Instant>,
+    closing: bool,
+    rate: TokenBucket,
+    /// Messages dropped by the rate limit in the current one-second window.
+    flood: (Instant, u32),
+    resyncs: VecDeque<Instant>,
+    last_heard: Instant,
+    _slot: ConnectionSlot,
+}
+
+/// Everything a session needs from the HTTP upgrade.
+pub struct SessionParts {
+    pub id: SessionId,
+    pub user: UserToken,
+    pub canvas: Arc<Canvas>,
+    pub limits: LimitSettings,
+    pub tick: Duration,
+    pub ws: actix_ws::Session,
+    pub slot: ConnectionSlot,
+}
+
+/// Frames a session may have queued: `session_queue_len` updates on top of the full states of the
+/// largest viewport, because a subscription (or a resync) queues one state per tile at once and
+/// that burst alone must never count as falling behind.
+fn queue_capacity(canvas: &Canvas, limits: &LimitSettings) -> usize {
+    let max_viewport_tiles = canvas
+        .boards()
+        .iter()
+        .map(|b| {
+            let g = b.geometry();
+            let ts = u64::from(g.tile_size());
+            // A w x h rectangle of area <= A touches at most (w/ts + 2)(h/ts + 2) tiles, which is
+            // at most A/ts^2 + 2(w + h)/ts + 4 with w, h bounded by the board.
+            let bound = limits.max_viewport_area / (ts * ts)
+                + 2 * u64::from(g.width() + g.height()) / ts
+                + 4;
+            bound.min(g.tile_count() as u64) as usize
+        })
+        .max()
+        .unwrap_or(0);
+    limits.session_queue_len + max_viewport_tiles
+}
+
+impl Session {
+    pub fn new(parts: SessionParts) -> Self {
+        let now = Instant::now();
+        Self {
+            id: parts.id,
+            user: parts.user,
+            queue: FrameQueue::new(queue_capacity(&parts.canvas, &parts.limits)),
+            rate: TokenBucket::new(parts.limits.max_messages_per_second, now),
+            canvas: parts.canvas,
+            limits: parts.limits,
+            ws: parts.ws,
+            board: None,
+            subscriptions: HashMap::new(),
+            next_epoch: 1,
+            replies: BytesMut::new(),
+            write_scheduled: false,
+            writing: None,
+            closing: false,
+            flood: (now, 0),
+            resyncs: VecDeque::new(),
+            last_heard: now,
+            _slot: parts.slot,
+        }
+    }
+
+    fn welcome(&self, tick: Duration) -> ServerMessage {
+        ServerMessage::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+            session_id: self.id,
+            user_token: self.user.to_string(),
+            limits: Limits {
+                tick_ms: u32::try_from(tick.as_millis()).unwrap_or(u32::MAX),
+                max_message_bytes: u32::try_from(self.limits.max_message_bytes).unwrap_or(u32::MAX),
+                max_viewport_area: self.limits.max_viewport_area,
+                max_messages_per_second: self.limits.max_messages_per_second,
+            },
+            boards: self.canvas.boards().iter().map(|b| b.info()).collect(),
+        })
+    }
+
+    /// Queues a reply for the next write.
+    fn reply(&mut self, msg: &ServerMessage, ctx: &mut Context<Self>) {
+        let mut buf = Vec::new();
+        protocol::encode_server_into(msg, &mut buf);
+        self.replies.extend_from_slice(&buf);
+        self.schedule_write(ctx);
+    }
+
+    fn error(&mut self, code: ErrorCode, message: String, ctx: &mut Context<Self>) {
+        self.reply(&ServerMessage::Error { code, message }, ctx);
+    }
+
+    fn schedule_write(&mut self, ctx: &mut Context<Self>) {
+        if self.write_scheduled || self.closing {
+            return;
+        }
+        self.write_scheduled = true;
+        let now = Instant::now();
+        let delay = self.canvas.clock().next_session_write(now) - now;
+        ctx.run_later(delay, |session, ctx| {
+            session.write_scheduled = false;
+            session.write(ctx);
+        });
+    }
+
+    /// Sends everything waiting as one websocket frame.
+    fn write(&mut self, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        if let Some(since) = self.writing {
+            // The previous frame is still on its way (the client reads slowly): frames keep
+            // accumulating in the bounded queue until the next tick, or until it has stalled for
+            // so long that the client is clearly not reading.
+            if since.elapsed() > WRITE_STALL_TIMEOUT {
+                tracing::info!(session = self.id, "client stopped reading; disconnected");
+                self.close(
+                    close_code::SLOW_CONSUMER,
+                    "slow consumer: stopped reading",
+                    ctx,
+                );
+            } else {
+                self.schedule_write(ctx);
+            }
+            return;
+        }
+        let drained = self.queue.drain();
+        if drained.overflowed && !self.resync(ctx) {
+            return;
+        }
+        let board = self.board;
+        let current: Vec<Bytes> = drained
+            .frames
+            .into_iter()
+            .filter(|f| Some(f.board) == board && self.subscriptions.get(&f.tile) == Some(&f.epoch))
+            .map(|f| f.bytes)
+            .collect();
+        let frame = if current.len() == 1 && self.replies.is_empty() {
+            // The common case of one tile in view: the tile's bytes go out untouched.
+            current.into_iter().next().expect("one element")
+        } else {
+            let len = self.replies.len() + current.iter().map(Bytes::len).sum::<usize>();
+            if len == 0 {
+                return;
+            }
+            let mut out = BytesMut::with_capacity(len);
+            out.extend_from_slice(&self.replies);
+            self.replies.clear();
+            for bytes in &current {
+                out.extend_from_slice(bytes);
+            }
+            out.freeze()
+        };
+        self.send_frame(frame, ctx);
+    }
+
+    fn send_frame(&mut self, frame: Bytes, ctx: &mut Context<Self>) {
+        self.writing = Some(Instant::now());
+        let mut ws = self.ws.clone();
+        ctx.spawn(async move { ws.binary(frame).await }.into_actor(self).map(
+            |result, session, ctx| {
+                session.writing = None;
+                if result.is_err() {
+                    ctx.stop();
+                }
+            },
+        ));
+    }
+
+    /// The queue overflowed: fetch every viewed tile afresh under new epochs, unless this client
+    /// has needed that too often, in which case it is disconnected. Returns whether it continues.
+    fn resync(&mut self, ctx: &mut Context<Self>) -> bool {
+        let now = Instant::now();
+        while self
+            .resyncs
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
+        {
+            self.resyncs.pop_front();
+        }
+        if self.resyncs.len() >= MAX_RESYNCS_PER_MINUTE {
+            tracing::info!(session = self.id, "slow consumer disconnected");
+            self.close(
+                close_code::SLOW_CONSUMER,
+                "slow consumer: could not keep up with updates",
+                ctx,
+            );
+            return false;
+        }
+        self.resyncs.push_back(now);
+        tracing::debug!(
+            session = self.id,
+            tiles = self.subscriptions.len(),
+            "resynchronising slow session"
+        );
+        if let Some(board) = self.board.and_then(|b| self.canvas.board(b)).cloned() {
+            let tiles: Vec<TileCoord> = self.subscriptions.keys().copied().collect();
+            for tile in tiles {
+                let epoch = self.take_epoch();
+                self.subscriptions.insert(tile, epoch);
+                // Subscribe again under a new epoch: the tile replaces the old subscription and
+                // queues its full state. Control messages use `do_send`, which cannot be refused
+                // by a full mailbox; they are bounded by the client's own rate limit.
+                board.tile(tile).do_send(Subscribe {
+                    session: self.id,
+                    epoch,
+                    queue: Arc::clone(&self.queue),
+                });
+            }
+        }
+        true
+    }
+
+    fn take_epoch(&mut self) -> u32 {
+        let epoch = self.next_epoch;
+        self.next_epoch = self.next_epoch.wrapping_add(1);
+        epoch
+    }
+
+    fn unsubscribe_all(&mut self) {
+        if let Some(board) = self.board.and_then(|b| self.canvas.board(b)) {
+            for tile in self.subscriptions.keys() {
+                board.tile(*tile).do_send(Unsubscribe { session: self.id });
+            }
+        }
+        self.subscriptions.clear();
+        self.board = None;
+    }
+
+    fn set_viewport(&mut self, board_index: u16, rect: Rect, ctx: &mut Context<Self>) {
+        if rect.width == 0 || rect.height == 0 {
+            self.unsubscribe_all();
+            return;
+        }
+        let Some(board) = self.canvas.board(board_index).cloned() else {
+            let n = self.canvas.boards().len();
+            return self.error(
+                ErrorCode::UnknownBoard,
+                format!("board {board_index} does not exist (there are {n})"),
+                ctx,
+            );
+        };
+        let viewport = match Viewport::new(board.geometry(), rect, self.limits.max_viewport_area) {
+            Ok(v) => v,
+            Err(e @ ViewportError::OffBoard { .. }) => {
+                return self.error(ErrorCode::ViewportOffBoard, e.to_string(), ctx);
+            }
+            Err(e @ ViewportError::TooLarge { .. }) => {
+                return self.error(ErrorCode::ViewportTooLarge, e.to_string(), ctx);
+            }
+        };
+        if self.board != Some(board_index) {
+            self.unsubscribe_all();
+            self.board = Some(board_index);
+        }
+        let wanted: std::collections::HashSet<TileCoord> =
+            board.geometry().tiles_in(&viewport).collect();
+        let session = self.id;
+        self.subscriptions.retain(|tile, _| {
+            let keep = wanted.contains(tile);
+            if !keep {
+                board.tile(*tile).do_send(Unsubscribe { session });
+            }
+            keep
+        });
+        for tile in wanted {
+            if self.subscriptions.contains_key(&tile) {
+                continue;
+            }
+            let epoch = self.take_epoch();
+            self.subscriptions.insert(tile, epoch);
+            board.tile(tile).do_send(Subscribe {
+                session,
+                epoch,
+                queue: Arc::clone(&self.queue),
+            });
+        }
+    }
+
+    fn paint(&mut self, seq: u32, board: u16, x: u32, y: u32, color: u8, ctx: &mut Context<Self>) {
+        match self.canvas.paint(&self.user, board, x, y, color) {
+            Err(rejection) => self.paint_result(seq, Err(rejection), ctx),
+            Ok(applied) => {
+                ctx.spawn(applied.into_actor(self).map(move |result, session, ctx| {
+                    session.paint_result(seq, result, ctx);
+                }));
+            }
+        }
+    }
+
+    fn paint_result(
+        &mut self,
+        seq: u32,
+        result: Result<(), crate::canvas::Rejection>,
+        ctx: &mut Context<Self>,
+    ) {
+        let outcome = match result {
+            Ok(()) => PaintOutcome::Accepted,
+            Err(r) => PaintOutcome::Rejected {
+                reason: r.reason,
+                retry_after_ms: r.retry_after_ms,
+            },
+        };
+        self.reply(
+            &ServerMessage::PaintResult(PaintResult { seq, outcome }),
+            ctx,
+        );
+    }
+
+    /// Applies the rate limit. Returns whether the message may be handled.
+    fn admit(&mut self, ctx: &mut Context<Self>) -> Result<(), Duration> {
+        let now = Instant::now();
+        match self.rate.try_take(now) {
+            Ok(()) => Ok(()),
+            Err(wait) => {
+                if now.duration_since(self.flood.0) >= Duration::from_secs(1) {
+                    self.flood = (now, 0);
+                }
+                self.flood.1 += 1;
+                // Dropping more than a whole second's allowance within one second means the client
+                // ignores the RateLimited answers: it is flooding, not bursting.
+                if self.flood.1 > self.limits.max_messages_per_second {
+                    self.close(
+                        close_code::FLOOD,
+                        "flood: kept sending faster than the rate limit",
+                        ctx,
+                    );
+                }
+                Err(wait)
+            }
+        }
+    }
+
+    fn handle_binary(&mut self, bytes: &[u8], ctx: &mut Context<Self>) {
+        let admitted = self.admit(ctx);
+        if self.closing {
+            return;
+        }
+        let msg = match protocol::decode_client(bytes) {
+            Ok(msg) => msg,
+            Err(e) => return self.error(ErrorCode::Malformed, e.to_string(), ctx),
+        };
+        if let Err(wait) = admitted {
+            let retry_after_ms = u32::try_from(wait.as_millis() + 1).unwrap_or(u32::MAX);
+            return match msg {
+                ClientMessage::Paint { seq, .. } => self.paint_result(
+                    seq,
+                    Err(crate::canvas::Rejection {
+                        reason: protocol::RejectReason::RateLimited,
+                        retry_after_ms,
+                    }),
+                    ctx,
+                ),
+                ClientMessage::SetViewport { .. } => self.error(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "more than {} messages per second; retry in {retry_after_ms} ms",
+                        self.limits.max_messages_per_second
+                    ),
+                    ctx,
+                ),
+            };
+        }
+        match msg {
+            ClientMessage::SetViewport {
+                board,
+                x,
+                y,
+                width,
+                height,
+            } => self.set_viewport(
+                board,
+                Rect {
+                    x,
+                    y,
+                    width,
+                    height,
+                },
+                ctx,
+            ),
+            ClientMessage::Paint {
+                seq,
+                board,
+                x,
+                y,
+                color,
+            } => self.paint(seq, board, x, y, color, ctx),
+        }
+    }
+
+    /// Sends whatever replies are pending, then a close frame, then stops.
+    fn close(&mut self, code: u16, reason: &str, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        let pending = std::mem::take(&mut self.replies).freeze();
+        let mut ws = self.ws.clone();
+        let reason = CloseReason {
+            code: CloseCode::from(code),
+            description: Some(reason.to_owned()),
+        };
+        ctx.spawn(
+            async move {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    if !pending.is_empty() {
+                        ws.binary(pending).await?;
+                    }
+                    ws.close(Some(reason)).await
+                })
+                .await;
+            }
+            .into_actor(self)
+            .map(|_, _, ctx| ctx.stop()),
+        );
+    }
+}
+
+/// Frames are waiting in the session's queue.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct FramesReady;
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let welcome = self.welcome(self.canvas.clock().period());
+        self.send_frame(protocol::encode_server(&welcome).into(), ctx);
+        let queue = Arc::clone(&self.queue);
+        ctx.add_stream(futures_util::stream::unfold(queue, |queue| async move {
+            queue.ready().await;
+            Some((FramesReady, queue))
+        }));
+        ctx.run_interval(HEARTBEAT_INTERVAL, |session, ctx| {
+            if Instant::now().duration_since(session.last_heard) > CLIENT_TIMEOUT {
+                tracing::debug!(session = session.id, "client timed out");
+                session.close(1001, "heartbeat timeout", ctx);
+                return;
+            }
+            let mut ws = session.ws.clone();
+            ctx.spawn(
+                async move { ws.ping(b"").await }
+                    .into_actor(session)
+                    .map(|_, _, _| ()),
+            );
+        });
+        tracing::debug!(session = self.id, "session started");
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        self.unsubscribe_all();
+        tracing::debug!(session = self.id, "session stopped");
+    }
+}
+
+impl StreamHandler<FramesReady> for Session {
+    fn handle(&mut self, _: FramesReady, ctx: &mut Self::Context) {
+        self.schedule_write(ctx);
+    }
+
+    fn finished(&mut self, _: &mut Self::Context) {}
+}
+
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
+    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        if self.closing {
+            return;
+        }
+        match item {
+            Ok(AggregatedMessage::Binary(bytes)) => self.handle_binary(&bytes, ctx),
+            Ok(AggregatedMessage::Text(_)) => {
+                let message = "text frames are not part of the protocol; send binary frames (docs/protocol.md)";
+                self.error(ErrorCode::TextFrame, message.to_owned(), ctx)
+            }
+            Ok(AggregatedMessage::Ping(bytes)) => {
+                let mut ws = self.ws.clone();
+                ctx.spawn(
+                    async move { ws.pong(&bytes).await }
+                        .into_actor(self)
+                        .map(|_, _, _| ()),
+                );
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => self.close(1000, "closed by client", ctx),
+            Err(ProtocolError::Overflow) => {
+                let reason = format!(
+                    "message larger than {} bytes",
+                    self.limits.max_message_bytes
+                );
+                self.close(1009, &reason, ctx)
+            }
+            Err(e) => self.close(1002, &format!("websocket protocol error: {e}"), ctx),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

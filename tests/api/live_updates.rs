@@ -1,0 +1,254 @@
+//! Live updates: who receives a paint, subscriptions that move with the viewport, batching.
+
+use tessera::protocol::{PaintOutcome, RejectReason, ServerMessage};
+
+use crate::helpers::{QUIET, SMALL_BOARD, spawn_app};
+
+#[tokio::test]
+async fn a_paint_reaches_every_viewer_of_its_tile_and_no_viewer_of_other_tiles() {
+    // Arrange: two viewers of tile (0, 0), one of tile (3, 3).
+    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+    let mut near_a = app.connect().await;
+    let mut near_b = app.connect().await;
+    let mut far = app.connect().await;
+    near_a.view(0, 0, 64, 64).await;
+    near_b.view(10, 10, 20, 20).await;
+    far.view(192, 192, 64, 64).await;
+    for c in [&mut near_a, &mut near_b, &mut far] {
+        c.wait_for_tiles(1).await;
+    }
+    let mut painter = app.connect().await;
+
+    // Act
+    painter.paint(1, 12, 13, 5).await;
+
+    // Assert
+    assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
+    for viewer in [&mut near_a, &mut near_b] {
+        viewer
+            .until("the paint", |c| c.pixel_at(12, 13, 64) == Some(5))
+            .await;
+    }
+    let unrelated = far.drain_for(QUIET).await;
+    assert!(
+        unrelated.is_empty(),
+        "a viewer of another tile received {unrelated:?}"
+    );
+    assert_eq!(far.tiles.len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn panning_drops_the_old_tile_and_subscribes_the_new_one() {
+    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+    let mut viewer = app.connect().await;
+    let mut painter = app.connect().await;
+    viewer.view(0, 0, 64, 64).await;
+    viewer.wait_for_tiles(1).await;
+
+    // Act: pan to tile (2, 0).
+    viewer.view(128, 0, 64, 64).await;
+    viewer
+        .until("the new tile's state", |c| c.tiles.contains_key(&(2, 0)))
+        .await;
+    painter.paint(1, 5, 5, 3).await; // old tile
+    painter.paint(2, 130, 5, 4).await; // new tile
+    assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
+    assert_eq!(painter.result_for(2).await, PaintOutcome::Accepted);
+
+    // Assert: the new tile is live, the old one silent.
+    viewer
+        .until("the paint on the new tile", |c| {
+            c.pixel_at(130, 5, 64) == Some(4)
+        })
+        .await;
+    let later = viewer.drain_for(QUIET).await;
+    for msg in &later {
+        if let ServerMessage::TileUpdate(u) = msg {
+            assert_ne!((u.tx, u.ty), (0, 0), "update for a tile no longer in view");
+        }
+    }
+    assert_eq!(
+        viewer.tiles[&(0, 0)].pixel(5, 5),
+        31,
+        "the old tile copy never saw the paint"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn paints_during_subscription_are_neither_lost_nor_duplicated() {
+    // Arrange: a painter keeps painting one tile while viewers subscribe at different moments.
+    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+    let mut painter = app.connect().await;
+    let mut viewers = Vec::new();
+    let total = 300u32;
+
+    // Act: interleave subscriptions with the stream of paints.
+    for seq in 0..total {
+        let (x, y) = (seq % 64, seq / 64);
+        painter.paint(seq, x, y, (seq % 27) as u8).await;
+        if seq % 60 == 0 {
+            let mut v = app.connect().await;
+            v.view(0, 0, 64, 64).await;
+            viewers.push(v);
+        }
+    }
+    for seq in 0..total {
+        assert_eq!(
+            painter.result_for(seq).await,
+            PaintOutcome::Accepted,
+            "paint {seq}"
+        );
+    }
+
+    // Assert: every viewer, whenever it joined, ends with every paint, each applied once (the
+    // client fails the test on any update that does not continue from the version it holds).
+    for v in &mut viewers {
+        v.until("all paints", |c| {
+            c.tiles
+                .get(&(0, 0))
+                .is_some_and(|t| t.version == u64::from(total))
+        })
+        .await;
+        for seq in 0..total {
+            assert_eq!(
+                v.pixel_at(seq % 64, seq / 64, 64),
+                Some((seq % 27) as u8),
+                "paint {seq}"
+            );
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn many_concurrent_painters_on_one_tile_end_in_the_same_state_for_all_viewers() {
+    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+    let mut viewers = Vec::new();
+    for _ in 0..4 {
+        let mut v = app.connect().await;
+        v.view(0, 0, 64, 64).await;
+        v.wait_for_tiles(1).await;
+        viewers.push(v);
+    }
+    let painters = 8u32;
+    let per_painter = 100u32;
+
+    // Act: every painter hits the same 16 pixels with its own colour, concurrently.
+    let mut tasks = Vec::new();
+    for p in 0..painters {
+        let mut painter = app.connect().await;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_painter {
+                painter.paint(i, i % 16, 0, p as u8).await;
+            }
+            for i in 0..per_painter {
+                assert_eq!(painter.result_for(i).await, PaintOutcome::Accepted);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("painter task");
+    }
+
+    // Assert: all viewers converge to one state that holds every paint, equal to the HTTP tile.
+    let expected_version = u64::from(painters * per_painter);
+    for v in &mut viewers {
+        v.until("every paint", |c| {
+            c.tiles[&(0, 0)].version == expected_version
+        })
+        .await;
+    }
+    let http_tile = reqwest::get(app.http("/api/boards/main/tiles/0/0"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    for v in &viewers {
+        assert_eq!(
+            v.tiles[&(0, 0)].pixels,
+            http_tile.to_vec(),
+            "viewer copy differs from the tile"
+        );
+    }
+    assert!(http_tile[..16].iter().all(|&c| c < painters as u8));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_of_many_tiles_gets_one_frame_for_updates_of_several_tiles_in_a_tick() {
+    // A slow tick makes "the same tick" certain for paints sent back to back.
+    let (app, _dir) = spawn_app(&format!("[server]\ntick_ms = 1000\n{SMALL_BOARD}")).await;
+    let mut viewer = app.connect().await;
+    viewer.view(0, 0, 256, 256).await;
+    viewer.wait_for_tiles(16).await;
+    let mut painter = app.connect().await;
+
+    // Act: one paint on each of four different tiles.
+    for (seq, (x, y)) in [(1, 1), (70, 1), (1, 70), (200, 200)]
+        .into_iter()
+        .enumerate()
+    {
+        painter.paint(seq as u32, x, y, 2).await;
+    }
+
+    // Assert: the four updates arrive together, in one websocket frame.
+    let frames_before = viewer.frames_received;
+    viewer
+        .until("four updates", |c| c.updates_received >= 4)
+        .await;
+    assert_eq!(
+        viewer.frames_received - frames_before,
+        1,
+        "expected one frame for one tick"
+    );
+    assert_eq!(viewer.multi_tile_frames, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cooldown_rejects_with_the_wait_then_accepts_and_follows_the_token() {
+    let (app, _dir) =
+        spawn_app(&SMALL_BOARD.replace("tile_size = 64", "tile_size = 64\ncooldown_secs = 1"))
+            .await;
+    let mut painter = app.connect().await;
+    assert_eq!(painter.welcome.boards[0].cooldown_ms, 1000);
+
+    painter.paint(1, 0, 0, 1).await;
+    assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
+    painter.paint(2, 0, 1, 1).await;
+    let PaintOutcome::Rejected {
+        reason,
+        retry_after_ms,
+    } = painter.result_for(2).await
+    else {
+        panic!("a second paint within the cooldown must be rejected")
+    };
+    assert_eq!(reason, RejectReason::Cooldown);
+    assert!((1..=1000).contains(&retry_after_ms), "{retry_after_ms}");
+
+    // The same user reconnecting with its token is still cooling down.
+    let token = painter.welcome.user_token.clone();
+    let mut again =
+        crate::helpers::Client::connect(&format!("{}?token={token}", app.ws_url())).await;
+    assert_eq!(again.welcome.user_token, token);
+    again.paint(3, 0, 2, 1).await;
+    assert!(matches!(
+        again.result_for(3).await,
+        PaintOutcome::Rejected {
+            reason: RejectReason::Cooldown,
+            ..
+        }
+    ));
+
+    // Act: wait exactly as long as told.
+    tokio::time::sleep(std::time::Duration::from_millis(
+        u64::from(retry_after_ms) + 20,
+    ))
+    .await;
+    painter.paint(4, 0, 3, 1).await;
+    assert_eq!(painter.result_for(4).await, PaintOutcome::Accepted);
+    app.stop().await;
+}

@@ -1,0 +1,220 @@
+//! Durability: snapshots on shutdown and on a timer, restore at start, re-slicing, corruption.
+
+use std::path::{Path, PathBuf};
+
+use tessera::protocol::PaintOutcome;
+
+use crate::helpers::{Client, SMALL_BOARD, TestApp, spawn_app_in};
+
+/// Paints a recognisable pattern on a 256x256 board and returns it as (x, y, colour).
+async fn paint_pattern(app: &TestApp) -> Vec<(u32, u32, u8)> {
+    let mut painter = app.connect().await;
+    let pattern: Vec<(u32, u32, u8)> = (0..200u32)
+        .map(|i| ((i * 37) % 256, (i * 91) % 256, (i % 31) as u8))
+        .collect();
+    for (seq, &(x, y, c)) in pattern.iter().enumerate() {
+        painter.paint(seq as u32, x, y, c).await;
+    }
+    for seq in 0..pattern.len() as u32 {
+        assert_eq!(painter.result_for(seq).await, PaintOutcome::Accepted);
+    }
+    // Later paints of the same pixel win; keep only the last write of each.
+    let mut last = std::collections::HashMap::new();
+    for &(x, y, c) in &pattern {
+        last.insert((x, y), c);
+    }
+    last.into_iter().map(|((x, y), c)| (x, y, c)).collect()
+}
+
+async fn whole_board(app: &TestApp) -> Client {
+    let mut viewer = app.connect().await;
+    viewer.view(0, 0, 256, 256).await;
+    let tiles = {
+        let meta: serde_json::Value = reqwest::get(app.http("/api/boards/main"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (meta["tiles_x"].as_u64().unwrap() * meta["tiles_y"].as_u64().unwrap()) as usize
+    };
+    viewer.wait_for_tiles(tiles).await;
+    viewer
+}
+
+fn tile_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "tile") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = vec![];
+    walk(dir, &mut out);
+    out
+}
+
+#[tokio::test]
+async fn a_graceful_stop_and_restart_restores_every_pixel_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(dir.path(), SMALL_BOARD).await.unwrap();
+    let painted = paint_pattern(&app).await;
+    let before = whole_board(&app).await;
+    let versions: Vec<_> = before.tiles.iter().map(|(k, t)| (*k, t.version)).collect();
+    drop(before);
+
+    // Act
+    app.stop().await;
+    let app = spawn_app_in(dir.path(), SMALL_BOARD).await.unwrap();
+
+    // Assert
+    let after = whole_board(&app).await;
+    for &(x, y, c) in &painted {
+        assert_eq!(after.pixel_at(x, y, 64), Some(c), "pixel ({x}, {y})");
+    }
+    for (k, v) in versions {
+        assert_eq!(after.tiles[&k].version, v, "tile {k:?} version");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn dirty_tiles_are_snapshotted_periodically_without_a_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(
+        dir.path(),
+        &format!("[storage]\nsnapshot_interval_secs = 1\n{SMALL_BOARD}"),
+    )
+    .await
+    .unwrap();
+    assert!(tile_files(dir.path()).is_empty());
+    let mut painter = app.connect().await;
+
+    painter.paint(1, 70, 70, 3).await;
+    assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
+
+    let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
+    while tile_files(dir.path()).is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no snapshot was written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let files = tile_files(dir.path());
+    assert_eq!(files.len(), 1, "only the dirty tile is written: {files:?}");
+    assert!(
+        files[0]
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("1-1"),
+        "{files:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_different_tile_size_after_restart_keeps_every_pixel() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(dir.path(), SMALL_BOARD).await.unwrap();
+    let painted = paint_pattern(&app).await;
+    app.stop().await;
+
+    for tile_size in [16u32, 128, 64] {
+        // Act
+        let board = SMALL_BOARD.replace("tile_size = 64", &format!("tile_size = {tile_size}"));
+        let app = spawn_app_in(dir.path(), &board).await.unwrap();
+
+        // Assert
+        let after = whole_board(&app).await;
+        assert_eq!(after.welcome.boards[0].tile_size, tile_size);
+        for &(x, y, c) in &painted {
+            assert_eq!(
+                after.pixel_at(x, y, tile_size),
+                Some(c),
+                "pixel ({x}, {y}) at tile size {tile_size}"
+            );
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn growing_the_board_keeps_pixels_and_shrinking_over_paint_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(dir.path(), SMALL_BOARD).await.unwrap();
+    let mut painter = app.connect().await;
+    painter.paint(1, 200, 10, 5).await;
+    assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
+    app.stop().await;
+
+    let grown = SMALL_BOARD.replace("width = 256", "width = 300");
+    let app = spawn_app_in(dir.path(), &grown).await.unwrap();
+    let tile = reqwest::get(app.http("/api/boards/main/tiles/3/0"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(tile[10 * 64 + 8], 5);
+    app.stop().await;
+
+    let shrunk = SMALL_BOARD.replace("width = 256", "width = 100");
+    let err = spawn_app_in(dir.path(), &shrunk)
+        .await
+        .err()
+        .expect("shrinking over paint is refused");
+    assert!(err.contains("200") && err.contains("100"), "{err}");
+
+    // Nothing was lost by the refused start.
+    let app = spawn_app_in(dir.path(), &grown).await.unwrap();
+    let tile = reqwest::get(app.http("/api/boards/main/tiles/3/0"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(tile[10 * 64 + 8], 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_snapshot_is_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(dir.path(), SMALL_BOARD).await.unwrap();
+    paint_pattern(&app).await;
+    app.stop().await;
+    let files = tile_files(dir.path());
+    assert!(!files.is_empty());
+
+    // Act: flip one pixel byte in one file, truncate another.
+    let victim = &files[0];
+    let mut bytes = std::fs::read(victim).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(victim, &bytes).unwrap();
+    let err = spawn_app_in(dir.path(), SMALL_BOARD)
+        .await
+        .err()
+        .expect("a corrupt snapshot is refused");
+
+    // Assert
+    let name = victim.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(name), "error must name {name}: {err}");
+    assert!(err.to_lowercase().contains("checksum"), "{err}");
+
+    bytes[middle] ^= 0x55;
+    bytes.truncate(bytes.len() - 10);
+    std::fs::write(victim, &bytes).unwrap();
+    let err = spawn_app_in(dir.path(), SMALL_BOARD)
+        .await
+        .err()
+        .expect("a truncated snapshot is refused");
+    assert!(err.contains(name), "error must name {name}: {err}");
+}
