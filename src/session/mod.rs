@@ -71,6 +71,8 @@ pub struct Session {
     queue: Arc<FrameQueue>,
     /// The board the viewport is on, and the epoch of each subscribed tile of it.
     board: Option<u16>,
+    /// The accepted viewport, clipped; an identical `SetViewport` asks for fresh tile states.
+    viewport: Option<Rect>,
     subscriptions: HashMap<TileCoord, u32>,
     next_epoch: u32,
     /// Encoded replies (paint results, errors) waiting for the next write.
@@ -132,6 +134,7 @@ impl Session {
             limits: parts.limits,
             ws: parts.ws,
             board: None,
+            viewport: None,
             subscriptions: HashMap::new(),
             next_epoch: 1,
             replies: BytesMut::new(),
@@ -275,6 +278,13 @@ impl Session {
             tiles = self.subscriptions.len(),
             "resynchronising slow session"
         );
+        self.resubscribe_all();
+        true
+    }
+
+    /// Subscribes every tile in view again under a new epoch, so each queues its full state and
+    /// whatever is still queued under the old epochs is dropped.
+    fn resubscribe_all(&mut self) {
         if let Some(board) = self.board.and_then(|b| self.canvas.board(b)).cloned() {
             let tiles: Vec<TileCoord> = self.subscriptions.keys().copied().collect();
             for tile in tiles {
@@ -290,7 +300,6 @@ impl Session {
                 });
             }
         }
-        true
     }
 
     fn take_epoch(&mut self) -> u32 {
@@ -307,6 +316,7 @@ impl Session {
         }
         self.subscriptions.clear();
         self.board = None;
+        self.viewport = None;
     }
 
     fn set_viewport(&mut self, board_index: u16, rect: Rect, ctx: &mut Context<Self>) {
@@ -331,10 +341,17 @@ impl Session {
                 return self.error(ErrorCode::ViewportTooLarge, e.to_string(), ctx);
             }
         };
+        if self.board == Some(board_index) && self.viewport == Some(viewport.rect()) {
+            // The same viewport again is the client's resync request (it saw a version gap):
+            // every tile in view is subscribed afresh and sends its full state.
+            self.resubscribe_all();
+            return;
+        }
         if self.board != Some(board_index) {
             self.unsubscribe_all();
             self.board = Some(board_index);
         }
+        self.viewport = Some(viewport.rect());
         let wanted: std::collections::HashSet<TileCoord> =
             board.geometry().tiles_in(&viewport).collect();
         let session = self.id;
