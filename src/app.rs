@@ -33,6 +33,7 @@ pub enum BuildError {
 /// A built, bound, not yet running server.
 pub struct Application {
     addr: SocketAddr,
+    stop: StopHandle,
     server: Server,
     supervisor: Addr<Supervisor>,
     canvas: Arc<Canvas>,
@@ -51,16 +52,20 @@ impl Application {
         let addr = listener.local_addr().map_err(bind)?;
         let workers = settings.server.workers;
         let max_connections = settings.limits.max_connections;
+        let (shutdown_tx, shutting_down) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
             canvas: Arc::clone(&canvas),
             settings: Arc::new(settings),
             connections: Arc::new(AtomicUsize::new(0)),
             next_session_id: AtomicU64::new(1),
+            shutting_down,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(http::json_config())
+                .app_data(http::path_config())
+                .app_data(http::query_config())
                 .configure(http::routes)
         })
         .workers(workers)
@@ -73,8 +78,13 @@ impl Application {
         .listen(listener)
         .map_err(bind)?
         .run();
+        let stop = StopHandle {
+            server: server.handle(),
+            sessions: Arc::new(shutdown_tx),
+        };
         Ok(Self {
             addr,
+            stop,
             server,
             supervisor,
             canvas,
@@ -95,17 +105,22 @@ impl Application {
     }
 
     /// Stops the server gracefully from anywhere (tests; SIGINT/SIGTERM do the same).
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
     }
 
     /// Serves until stopped by SIGINT, SIGTERM or the handle, then writes the final snapshot.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let handle = self.server.handle();
+        let stop = self.stop.clone();
         let signals = actix_web::rt::spawn(async move {
             let signal = wait_for_stop_signal().await;
-            tracing::info!(signal, "stopping gracefully");
-            handle.stop(true).await;
+            tracing::info!(signal, "stopping gracefully; a second signal exits at once");
+            actix_web::rt::spawn(async move {
+                let signal = wait_for_stop_signal().await;
+                tracing::warn!(signal, "exiting without waiting for the final snapshot");
+                std::process::exit(130);
+            });
+            stop.stop().await;
         });
         let served = self.server.await;
         signals.abort();
@@ -116,6 +131,24 @@ impl Application {
             Err(e) => tracing::error!(error = %e, "supervisor unavailable for the final snapshot"),
         }
         served
+    }
+}
+
+/// Stops the server gracefully: sessions close with 1001, HTTP stops, the final snapshot follows.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: ServerHandle,
+    sessions: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// Time given to sessions to send their close frames before the HTTP server drops connections.
+const SESSION_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl StopHandle {
+    pub async fn stop(&self) {
+        self.sessions.send_replace(true);
+        tokio::time::sleep(SESSION_CLOSE_GRACE).await;
+        self.server.stop(true).await;
     }
 }
 

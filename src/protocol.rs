@@ -218,6 +218,13 @@ pub fn encode_server_into(msg: &ServerMessage, out: &mut Vec<u8>) {
         .expect("encoding into a Vec cannot fail: every server message is serialisable");
 }
 
+/// Encodes one server message at the end of `out`, without an intermediate buffer.
+pub fn encode_server_into_bytes(msg: &ServerMessage, out: &mut bytes::BytesMut) {
+    use bytes::BufMut;
+    bincode::serde::encode_into_std_write(msg, &mut out.writer(), WIRE)
+        .expect("encoding into memory cannot fail: every server message is serialisable");
+}
+
 pub fn encode_server(msg: &ServerMessage) -> Vec<u8> {
     let mut out = Vec::new();
     encode_server_into(msg, &mut out);

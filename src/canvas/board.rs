@@ -18,8 +18,8 @@ pub struct Board {
     /// Tile actors, row-major by `BoardGeometry::tile_index`.
     tiles: Vec<Addr<Tile>>,
     pub counters: Arc<BoardCounters>,
-    /// The last PNG rendered and the board version it shows. Held only to read or replace it.
-    pub png_cache: Mutex<Option<(u64, Bytes)>>,
+    /// The board's last rendered PNG.
+    pub png: RenderCache,
 }
 
 impl Board {
@@ -39,7 +39,7 @@ impl Board {
             settings,
             tiles,
             counters,
-            png_cache: Mutex::new(None),
+            png: RenderCache::default(),
         }
     }
 
@@ -78,4 +78,22 @@ impl Board {
             palette: s.palette.colours().iter().map(|c| c.0).collect(),
         }
     }
+}
+
+/// A rendered image of a board and what it shows; one render at a time per board.
+#[derive(Debug, Default)]
+pub struct RenderCache {
+    /// Held only to read or replace the entry.
+    pub last: Mutex<Option<Rendered>>,
+    /// Held across a whole render, so concurrent requests wait for one render instead of each
+    /// copying the board.
+    pub render_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Board version read before the render began; the image shows at least this version.
+    pub version: u64,
+    pub at: tokio::time::Instant,
+    pub bytes: Bytes,
 }

@@ -9,7 +9,6 @@ pub mod supervisor;
 pub mod tile;
 pub mod tile_buffer;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -75,17 +74,21 @@ impl Canvas {
         &self.cooldowns
     }
 
-    /// Checks a paint and hands it to its tile. The check and the hand-off happen now, in the
-    /// caller's order, so one client's paints reach a tile in the order it sent them; the returned
-    /// future resolves once the tile has accepted the paint (it is then applied at the next tick).
+    /// Checks a paint and queues it in its tile's mailbox, now, without waiting.
+    ///
+    /// `try_send` either queues the paint at once or refuses it, so one client's paints reach a
+    /// tile in the order it sent them, and a tile's mailbox never grows past its capacity (an
+    /// awaited `send` would queue late and out of order once the mailbox is full). A queued paint
+    /// is applied at the tile's next tick whether or not its sender is still connected; only then
+    /// does `Ok` mean accepted.
     pub fn paint(
-        self: &Arc<Self>,
+        &self,
         user: &UserToken,
         board: u16,
         x: u32,
         y: u32,
         color: u8,
-    ) -> Result<impl Future<Output = Result<(), Rejection>> + use<>, Rejection> {
+    ) -> Result<(), Rejection> {
         let board_ref = self
             .board(board)
             .ok_or(Rejection::new(RejectReason::UnknownBoard))?;
@@ -106,16 +109,18 @@ impl Canvas {
                 retry_after_ms: u32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u32::MAX),
             })?;
         let (tile, offset) = geometry.locate(pos);
-        let request = board_ref.tile(tile).send(tile::Paint { offset, color });
-        let canvas = Arc::clone(self);
-        let user = user.clone();
-        Ok(async move {
-            request.await.map_err(|_| {
-                // The tile actor is gone (shutdown): the paint was not applied.
-                canvas.refund(&user, board);
-                Rejection::new(RejectReason::Unavailable)
+        board_ref
+            .tile(tile)
+            .try_send(tile::Paint { offset, color })
+            .map_err(|_| {
+                // The tile is overloaded (its mailbox is full) or gone (shutdown): not applied.
+                self.cooldowns.refund(user, board);
+                Rejection {
+                    reason: RejectReason::Unavailable,
+                    retry_after_ms: u32::try_from(self.clock.period().as_millis())
+                        .unwrap_or(u32::MAX),
+                }
             })
-        })
     }
 
     /// Gives back a cooldown turn taken by a paint that was then not applied.

@@ -24,6 +24,15 @@ pub enum StartError {
         #[source]
         source: StorageError,
     },
+    #[error(
+        "board {board:?}: stored tile {tile} holds colour index {color}, but the palette has only {palette_len} colours; restore the palette or repaint"
+    )]
+    ColorOutsidePalette {
+        board: String,
+        tile: String,
+        color: u8,
+        palette_len: usize,
+    },
     #[error("board {board:?}: stored tile {tile} does not fit the board")]
     TileMismatch { board: String, tile: String },
 }
@@ -51,76 +60,16 @@ impl Supervisor {
         let arbiters: Vec<Arbiter> = (0..settings.server.tile_arbiters)
             .map(|_| Arbiter::new())
             .collect();
-        let mut boards = Vec::with_capacity(settings.boards.len());
-        let mut stores = Vec::with_capacity(settings.boards.len());
-        let mut next_arbiter = 0usize;
-        for (index, board) in settings.boards.iter().enumerate() {
-            let store = BoardStore::new(&settings.storage.data_dir, &board.id);
-            let geometry = board.geometry;
-            let restored =
-                store
-                    .load(geometry, board.background)
-                    .map_err(|source| StartError::Restore {
-                        board: board.id.clone(),
-                        source,
-                    })?;
-            let restored_count = restored.len();
-            let mut restored: HashMap<_, TileSnapshot> =
-                restored.into_iter().map(|snap| (snap.tile, snap)).collect();
-            let counters = Arc::new(BoardCounters::default());
-            // Settings allow at most u16::MAX boards.
-            let board_index = index as u16;
-            let mut tiles = Vec::with_capacity(geometry.tile_count());
-            for coord in geometry.all_tiles() {
-                let rect = geometry.tile_rect(coord);
-                let (pixels, version) = match restored.remove(&coord) {
-                    Some(snap) if snap.pixels.len() == rect.area() as usize => {
-                        (snap.pixels, snap.version)
-                    }
-                    Some(_) => {
-                        return Err(StartError::TileMismatch {
-                            board: board.id.clone(),
-                            tile: coord.to_string(),
-                        });
-                    }
-                    None => (vec![board.background; rect.area() as usize], 0),
-                };
-                counters
-                    .paints_applied
-                    .fetch_add(version, std::sync::atomic::Ordering::Relaxed);
-                let buffer = TileBuffer::new(board_index, coord, rect, pixels, version);
-                let tile_counters = Arc::clone(&counters);
-                // Round-robin: neighbouring tiles land on different cores, so a hotspot spreads.
-                let arbiter = &arbiters[next_arbiter % arbiters.len()];
-                next_arbiter += 1;
-                let addr = Tile::start_in_arbiter(&arbiter.handle(), move |_| {
-                    Tile::new(board_index, coord, buffer, clock, tile_counters)
-                });
-                tiles.push(addr);
+        let (boards, stores) = match start_boards(settings, &arbiters, clock) {
+            Ok(started) => started,
+            Err(e) => {
+                // Tiles already started on these arbiters die with them.
+                for arbiter in &arbiters {
+                    arbiter.stop();
+                }
+                return Err(e);
             }
-            if let Some(coord) = restored.keys().next() {
-                return Err(StartError::TileMismatch {
-                    board: board.id.clone(),
-                    tile: coord.to_string(),
-                });
-            }
-            tracing::info!(
-                board = %board.id,
-                width = geometry.width(),
-                height = geometry.height(),
-                tile_size = geometry.tile_size(),
-                tiles = geometry.tile_count(),
-                restored_tiles = restored_count,
-                "board ready"
-            );
-            boards.push(Arc::new(Board::new(
-                board_index,
-                board.clone(),
-                tiles,
-                counters,
-            )));
-            stores.push(store);
-        }
+        };
         let canvas = Arc::new(Canvas::new(boards, clock));
         let supervisor = Supervisor {
             canvas: Arc::clone(&canvas),
@@ -132,13 +81,115 @@ impl Supervisor {
         Ok((canvas, supervisor.start()))
     }
 
-    fn snapshot_pass(&self) -> impl Future<Output = SnapshotReport> + use<> {
+    fn snapshot_pass(&self, pass: Pass) -> impl Future<Output = SnapshotReport> + use<> {
         snapshot_all(
             Arc::clone(&self.canvas),
             Arc::clone(&self.stores),
             Arc::clone(&self.save_lock),
+            pass,
         )
     }
+}
+
+/// Restores each board and starts its tile actors round-robin over `arbiters`.
+fn start_boards(
+    settings: &Settings,
+    arbiters: &[Arbiter],
+    clock: TickClock,
+) -> Result<(Vec<Arc<Board>>, Vec<BoardStore>), StartError> {
+    let mut boards = Vec::with_capacity(settings.boards.len());
+    let mut stores = Vec::with_capacity(settings.boards.len());
+    let mut next_arbiter = 0usize;
+    for (index, board) in settings.boards.iter().enumerate() {
+        let store = BoardStore::new(&settings.storage.data_dir, &board.id);
+        let geometry = board.geometry;
+        let restored =
+            store
+                .load(geometry, board.background)
+                .map_err(|source| StartError::Restore {
+                    board: board.id.clone(),
+                    source,
+                })?;
+        let restored_count = restored.len();
+        let mut restored: HashMap<_, TileSnapshot> =
+            restored.into_iter().map(|snap| (snap.tile, snap)).collect();
+        let counters = Arc::new(BoardCounters::default());
+        // Settings allow at most u16::MAX boards.
+        let board_index = index as u16;
+        let mut tiles = Vec::with_capacity(geometry.tile_count());
+        for coord in geometry.all_tiles() {
+            let rect = geometry.tile_rect(coord);
+            let (pixels, version) = match restored.remove(&coord) {
+                Some(snap) if snap.pixels.len() == rect.area() as usize => {
+                    (snap.pixels, snap.version)
+                }
+                Some(_) => {
+                    return Err(StartError::TileMismatch {
+                        board: board.id.clone(),
+                        tile: coord.to_string(),
+                    });
+                }
+                None => (vec![board.background; rect.area() as usize], 0),
+            };
+            // The palette may have shrunk since the snapshot; a stored index past its end
+            // would reach clients and the PNG as garbage.
+            if let Some(&bad) = pixels
+                .iter()
+                .find(|&&c| usize::from(c) >= board.palette.len())
+            {
+                return Err(StartError::ColorOutsidePalette {
+                    board: board.id.clone(),
+                    tile: coord.to_string(),
+                    color: bad,
+                    palette_len: board.palette.len(),
+                });
+            }
+            counters
+                .paints_applied
+                .fetch_add(version, std::sync::atomic::Ordering::Relaxed);
+            let buffer = TileBuffer::new(board_index, coord, rect, pixels, version);
+            let tile_counters = Arc::clone(&counters);
+            // Round-robin: neighbouring tiles land on different cores, so a hotspot spreads.
+            let arbiter = &arbiters[next_arbiter % arbiters.len()];
+            next_arbiter += 1;
+            let addr = Tile::start_in_arbiter(&arbiter.handle(), move |_| {
+                Tile::new(board_index, coord, buffer, clock, tile_counters)
+            });
+            tiles.push(addr);
+        }
+        if let Some(coord) = restored.keys().next() {
+            return Err(StartError::TileMismatch {
+                board: board.id.clone(),
+                tile: coord.to_string(),
+            });
+        }
+        tracing::info!(
+            board = %board.id,
+            width = geometry.width(),
+            height = geometry.height(),
+            tile_size = geometry.tile_size(),
+            tiles = geometry.tile_count(),
+            restored_tiles = restored_count,
+            "board ready"
+        );
+        boards.push(Arc::new(Board::new(
+            board_index,
+            board.clone(),
+            tiles,
+            counters,
+        )));
+        stores.push(store);
+    }
+    Ok((boards, stores))
+}
+
+/// Why a snapshot pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Periodic,
+    Requested,
+    /// At shutdown: includes the paints of the current tick.
+    Final,
 }
 
 /// Collects every dirty tile of every board and writes them durably on a blocking thread; only
@@ -148,11 +199,30 @@ async fn snapshot_all(
     canvas: Arc<Canvas>,
     stores: Arc<Vec<BoardStore>>,
     save_lock: Arc<tokio::sync::Mutex<()>>,
+    pass: Pass,
 ) -> SnapshotReport {
-    let _guard = save_lock.lock().await;
     let mut report = SnapshotReport::default();
+    let _guard = match pass {
+        // On a slow disk, periodic passes must not queue up behind each other (and in front of
+        // the final one): a pass still running covers the next interval.
+        Pass::Periodic => match save_lock.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                tracing::warn!("previous snapshot still being written; skipping this interval");
+                return report;
+            }
+        },
+        Pass::Requested | Pass::Final => save_lock.lock().await,
+    };
+    let flush_pending = pass == Pass::Final;
     for (board, store_index) in canvas.boards().iter().zip(0..) {
-        let replies = join_all(board.tiles().iter().map(|t| t.send(TakeSnapshot))).await;
+        let replies = join_all(
+            board
+                .tiles()
+                .iter()
+                .map(|t| t.send(TakeSnapshot { flush_pending })),
+        )
+        .await;
         let mut dirty: Vec<(usize, TileSnapshot)> = Vec::new();
         for (i, reply) in replies.into_iter().enumerate() {
             match reply {
@@ -205,7 +275,7 @@ impl Actor for Supervisor {
         ctx.run_interval(self.interval, |supervisor, ctx| {
             ctx.spawn(
                 supervisor
-                    .snapshot_pass()
+                    .snapshot_pass(Pass::Periodic)
                     .into_actor(supervisor)
                     .map(|_, _, _| ()),
             );
@@ -227,7 +297,7 @@ impl Handler<SnapshotNow> for Supervisor {
     type Result = ResponseFuture<SnapshotReport>;
 
     fn handle(&mut self, _: SnapshotNow, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.snapshot_pass())
+        Box::pin(self.snapshot_pass(Pass::Requested))
     }
 }
 
@@ -241,7 +311,7 @@ impl Handler<Shutdown> for Supervisor {
 
     fn handle(&mut self, _: Shutdown, _: &mut Self::Context) -> Self::Result {
         Box::pin(
-            self.snapshot_pass()
+            self.snapshot_pass(Pass::Final)
                 .into_actor(self)
                 .map(|report, supervisor, ctx| {
                     tracing::info!(

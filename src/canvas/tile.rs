@@ -18,9 +18,9 @@ use crate::storage::TileSnapshot;
 /// A session's identity as a subscriber (its connection id).
 pub type SessionId = u64;
 
-/// Paints waiting in a tile's mailbox before senders are made to wait. Sized for a hot tile at
-/// the target intake (64,000 paints/s spread over a few tiles is ~1,000 per tile per tick), so
-/// painters are slowed only when a tile really cannot keep up.
+/// Paints waiting in a tile's mailbox before further ones are refused as `Unavailable`. Sized
+/// for a hot tile at the target intake (64,000 paints/s crowding a few tiles is ~1,000 per tile
+/// per tick), so paints are refused only when a tile's core really cannot keep up.
 const MAILBOX_CAPACITY: usize = 1024;
 
 /// Counters shared by all tiles of a board.
@@ -194,17 +194,24 @@ impl Handler<GetPixels> for Tile {
     }
 }
 
-/// Flush anything pending and hand back the pixels if they changed since the last save.
+/// Hand back the pixels if they changed since the last save.
 #[derive(Message)]
 #[rtype(result = "Option<TileSnapshot>")]
-pub struct TakeSnapshot;
+pub struct TakeSnapshot {
+    /// Apply this tick's pending paints first. Only the final snapshot does: it makes the tile
+    /// send a second update within the tick, which periodic snapshots need not cause (their
+    /// pending paints are in the next snapshot).
+    pub flush_pending: bool,
+}
 
 impl Handler<TakeSnapshot> for Tile {
     type Result = Option<TileSnapshot>;
 
-    fn handle(&mut self, _: TakeSnapshot, _: &mut Self::Context) -> Option<TileSnapshot> {
-        // Flushing early only shortens this tick's batch; the scheduled flush then finds nothing.
-        self.flush();
+    fn handle(&mut self, msg: TakeSnapshot, _: &mut Self::Context) -> Option<TileSnapshot> {
+        if msg.flush_pending {
+            // The scheduled flush then finds nothing to do.
+            self.flush();
+        }
         (self.buffer.version() > self.saved_version).then(|| TileSnapshot {
             tile: self.coord,
             version: self.buffer.version(),

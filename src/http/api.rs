@@ -4,8 +4,6 @@ use std::sync::Arc;
 
 use actix_web::http::header::{self, EntityTag, IfNoneMatch};
 use actix_web::{HttpRequest, HttpResponse, web};
-use bytes::Bytes;
-use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -59,7 +57,7 @@ fn board_json(board: &Board) -> BoardJson {
     }
 }
 
-fn find_board<'a>(state: &'a AppState, id: &str) -> Result<&'a Arc<Board>, ApiError> {
+pub(super) fn find_board<'a>(state: &'a AppState, id: &str) -> Result<&'a Arc<Board>, ApiError> {
     state
         .canvas
         .board_by_id(id)
@@ -83,7 +81,7 @@ pub async fn board(
     Ok(HttpResponse::Ok().json(board_json(find_board(&state, &path)?)))
 }
 
-fn etag_matches(req: &HttpRequest, etag: &EntityTag) -> bool {
+pub(super) fn etag_matches(req: &HttpRequest, etag: &EntityTag) -> bool {
     match req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -136,85 +134,6 @@ pub async fn tile(
         .insert_header(("X-Tile-Version", tile.version.to_string()))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(tile.pixels))
-}
-
-/// The whole board as an indexed PNG, rendered at most once per board version.
-pub async fn png(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let board = Arc::clone(find_board(&state, &path)?);
-    let version = board.version();
-    let etag = EntityTag::new_strong(format!("b{version}"));
-    if etag_matches(&req, &etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header(header::ETag(etag))
-            .finish());
-    }
-    let cached = board
-        .png_cache
-        .lock()
-        .as_ref()
-        .filter(|(v, _)| *v == version)
-        .map(|(_, b)| b.clone());
-    let bytes = match cached {
-        Some(bytes) => bytes,
-        None => {
-            let tiles = join_all(board.tiles().iter().map(|t| t.send(GetPixels))).await;
-            let tiles = tiles
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ApiError::Internal(format!("a tile did not answer: {e}")))?;
-            let render_board = Arc::clone(&board);
-            let bytes = web::block(move || {
-                render_png(&render_board, tiles.into_iter().map(|t| t.pixels).collect())
-            })
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
-            // Tiles may have moved on while rendering; the image is tagged with the version read
-            // before, so it is at worst re-rendered, never served as newer than it is.
-            *board.png_cache.lock() = Some((version, bytes.clone()));
-            bytes
-        }
-    };
-    Ok(HttpResponse::Ok()
-        .content_type("image/png")
-        .insert_header(header::ETag(etag))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(bytes))
-}
-
-fn render_png(board: &Board, tiles: Vec<Bytes>) -> Result<Bytes, ApiError> {
-    let geometry = board.geometry();
-    let width = geometry.width() as usize;
-    let mut image = vec![0u8; geometry.pixel_count() as usize];
-    for (coord, pixels) in geometry.all_tiles().zip(tiles) {
-        let rect = geometry.tile_rect(coord);
-        for row in 0..rect.height as usize {
-            let src = &pixels[row * rect.width as usize..(row + 1) * rect.width as usize];
-            let start = (rect.y as usize + row) * width + rect.x as usize;
-            image[start..start + rect.width as usize].copy_from_slice(src);
-        }
-    }
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, geometry.width(), geometry.height());
-    encoder.set_color(png::ColorType::Indexed);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_palette(
-        board
-            .settings
-            .palette
-            .colours()
-            .iter()
-            .flat_map(|c| c.0)
-            .collect::<Vec<u8>>(),
-    );
-    let internal = |e: png::EncodingError| ApiError::Internal(format!("png encoding failed: {e}"));
-    let mut writer = encoder.write_header().map_err(internal)?;
-    writer.write_image_data(&image).map_err(internal)?;
-    writer.finish().map_err(internal)?;
-    Ok(out.into())
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,11 +190,10 @@ pub async fn paint(
             ),
         ));
     };
-    let applied = state
+    state
         .canvas
         .paint(&user, board.index, x, y, color)
         .map_err(ApiError::Paint)?;
-    applied.await.map_err(ApiError::Paint)?;
     Ok(
         HttpResponse::Ok()
             .json(serde_json::json!({ "status": "accepted", "token": user.as_str() })),
@@ -287,4 +205,17 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(4096)
         .error_handler(|err, _| ApiError::BadRequest(format!("invalid JSON body: {err}")).into())
+}
+
+/// Turns unparsable path segments (`/tiles/abc/0`) into JSON 404s.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, req| {
+        ApiError::NotFound(format!("no such resource {:?}: {err}", req.path())).into()
+    })
+}
+
+/// Turns unparsable query strings into JSON 400s.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::BadRequest(format!("invalid query string: {err}")).into())
 }

@@ -17,6 +17,10 @@ pub enum ApiError {
     PaintDetail(Rejection, String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("server is at its limit of {0} connections")]
     TooManyConnections(usize),
     #[error("internal error: {0}")]
@@ -30,6 +34,8 @@ impl ApiError {
             ApiError::UnknownTile { .. } => "unknown_tile",
             ApiError::Paint(r) | ApiError::PaintDetail(r, _) => r.reason.as_str(),
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::NotFound(_) => "not_found",
             ApiError::TooManyConnections(_) => "too_many_connections",
             ApiError::Internal(_) => "internal",
         }
@@ -48,6 +54,8 @@ impl ResponseError for ApiError {
                 R::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             },
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooManyConnections(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

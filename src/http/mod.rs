@@ -1,9 +1,10 @@
 //! HTTP routes: board metadata, raw tiles, the PNG, paints for scripts, health, assets and `/ws`.
 
 mod api;
-pub use api::json_config;
+pub use api::{json_config, path_config, query_config};
 mod assets;
 pub mod error;
+mod png;
 mod ws;
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct AppState {
     /// Open websocket sessions.
     pub connections: Arc<AtomicUsize>,
     pub next_session_id: AtomicU64,
+    /// Turns true when the server begins to shut down; every session then closes with 1001.
+    pub shutting_down: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -35,9 +38,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/boards", web::get().to(api::boards))
                 .route("/boards/{board}", web::get().to(api::board))
                 .route("/boards/{board}/tiles/{tx}/{ty}", web::get().to(api::tile))
-                .route("/boards/{board}/image.png", web::get().to(api::png))
+                .route("/boards/{board}/image.png", web::get().to(png::png))
                 .route("/boards/{board}/pixels", web::post().to(api::paint)),
         )
         .route("/", web::get().to(assets::index))
-        .route("/{path:.*}", web::get().to(assets::file));
+        .route("/{path:.*}", web::get().to(assets::file))
+        .default_service(web::to(|req: actix_web::HttpRequest| async move {
+            actix_web::ResponseError::error_response(&error::ApiError::NotFound(format!(
+                "no route for {} {}",
+                req.method(),
+                req.path()
+            )))
+        }));
 }

@@ -62,6 +62,7 @@ pub async fn upgrade(
         tick: state.settings.server.tick,
         ws,
         slot,
+        shutting_down: state.shutting_down.clone(),
     };
     Session::create(move |ctx| {
         ctx.add_stream(stream);

@@ -33,6 +33,8 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Resynchronisations tolerated per minute before a slow client is disconnected: one is a hiccup
 /// (a GC pause, a backgrounded tab), several in a row mean it cannot keep up with its viewport.
 const MAX_RESYNCS_PER_MINUTE: usize = 3;
+/// Minimum time between two client-requested resyncs (an identical `SetViewport`).
+const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// A frame the websocket has not accepted for this long means the client stopped reading: its
 /// socket buffers and the websocket's own queue are full. Long enough to ride out a stalled
 /// mobile network, short enough that a dead reader does not hold its queue for minutes.
@@ -85,7 +87,11 @@ pub struct Session {
     /// Messages dropped by the rate limit in the current one-second window.
     flood: (Instant, u32),
     resyncs: VecDeque<Instant>,
+    last_client_resync: Option<Instant>,
     last_heard: Instant,
+    /// When the pong now on its way was handed to the websocket.
+    pong_since: Option<Instant>,
+    shutting_down: Option<tokio::sync::watch::Receiver<bool>>,
     _slot: ConnectionSlot,
 }
 
@@ -98,6 +104,7 @@ pub struct SessionParts {
     pub tick: Duration,
     pub ws: actix_ws::Session,
     pub slot: ConnectionSlot,
+    pub shutting_down: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Frames a session may have queued: `session_queue_len` updates on top of the full states of the
@@ -143,7 +150,10 @@ impl Session {
             closing: false,
             flood: (now, 0),
             resyncs: VecDeque::new(),
+            last_client_resync: None,
             last_heard: now,
+            pong_since: None,
+            shutting_down: Some(parts.shutting_down),
             _slot: parts.slot,
         }
     }
@@ -165,9 +175,7 @@ impl Session {
 
     /// Queues a reply for the next write.
     fn reply(&mut self, msg: &ServerMessage, ctx: &mut Context<Self>) {
-        let mut buf = Vec::new();
-        protocol::encode_server_into(msg, &mut buf);
-        self.replies.extend_from_slice(&buf);
+        protocol::encode_server_into_bytes(msg, &mut self.replies);
         self.schedule_write(ctx);
     }
 
@@ -343,8 +351,17 @@ impl Session {
         };
         if self.board == Some(board_index) && self.viewport == Some(viewport.rect()) {
             // The same viewport again is the client's resync request (it saw a version gap):
-            // every tile in view is subscribed afresh and sends its full state.
-            self.resubscribe_all();
+            // every tile in view is subscribed afresh and sends its full state. Honoured once a
+            // second at most: a full viewport of states is large, and repeating a 22-byte
+            // message must not make the server send megabytes.
+            let now = Instant::now();
+            if self
+                .last_client_resync
+                .is_none_or(|t| now.duration_since(t) >= CLIENT_RESYNC_INTERVAL)
+            {
+                self.last_client_resync = Some(now);
+                self.resubscribe_all();
+            }
             return;
         }
         if self.board != Some(board_index) {
@@ -377,14 +394,8 @@ impl Session {
     }
 
     fn paint(&mut self, seq: u32, board: u16, x: u32, y: u32, color: u8, ctx: &mut Context<Self>) {
-        match self.canvas.paint(&self.user, board, x, y, color) {
-            Err(rejection) => self.paint_result(seq, Err(rejection), ctx),
-            Ok(applied) => {
-                ctx.spawn(applied.into_actor(self).map(move |result, session, ctx| {
-                    session.paint_result(seq, result, ctx);
-                }));
-            }
-        }
+        let result = self.canvas.paint(&self.user, board, x, y, color);
+        self.paint_result(seq, result, ctx);
     }
 
     fn paint_result(
@@ -487,6 +498,32 @@ impl Session {
         }
     }
 
+    fn too_big(&mut self, ctx: &mut Context<Self>) {
+        let reason = format!(
+            "message larger than {} bytes",
+            self.limits.max_message_bytes
+        );
+        self.close(1009, &reason, ctx)
+    }
+
+    /// Answers a ping. At most one pong is in flight: RFC 6455 lets an endpoint answer only the
+    /// latest of several pings, and a client that pings without reading must not pile up
+    /// pending writes.
+    fn pong(&mut self, payload: Bytes, ctx: &mut Context<Self>) {
+        if self.pong_since.is_some() {
+            return;
+        }
+        self.pong_since = Some(Instant::now());
+        let mut ws = self.ws.clone();
+        ctx.spawn(
+            async move { ws.pong(&payload).await }
+                .into_actor(self)
+                .map(|_, session, _| {
+                    session.pong_since = None;
+                }),
+        );
+    }
+
     /// Sends whatever replies are pending, then a close frame, then stops.
     fn close(&mut self, code: u16, reason: &str, ctx: &mut Context<Self>) {
         if self.closing {
@@ -531,10 +568,32 @@ impl Actor for Session {
             queue.ready().await;
             Some((FramesReady, queue))
         }));
+        if let Some(mut shutting_down) = self.shutting_down.take() {
+            ctx.spawn(
+                async move {
+                    // An error means the server side is gone: shut down as well.
+                    let _ = shutting_down.wait_for(|down| *down).await;
+                }
+                .into_actor(self)
+                .map(|_, session, ctx| session.close(1001, "server shutting down", ctx)),
+            );
+        }
         ctx.run_interval(HEARTBEAT_INTERVAL, |session, ctx| {
             if Instant::now().duration_since(session.last_heard) > CLIENT_TIMEOUT {
                 tracing::debug!(session = session.id, "client timed out");
                 session.close(1001, "heartbeat timeout", ctx);
+                return;
+            }
+            // A client that sends but never reads stalls our writes without ever going silent.
+            let stalled =
+                |since: Option<Instant>| since.is_some_and(|t| t.elapsed() > WRITE_STALL_TIMEOUT);
+            if stalled(session.writing) || stalled(session.pong_since) {
+                tracing::info!(session = session.id, "client stopped reading; disconnected");
+                session.close(
+                    close_code::SLOW_CONSUMER,
+                    "slow consumer: stopped reading",
+                    ctx,
+                );
                 return;
             }
             let mut ws = session.ws.clone();
@@ -570,25 +629,24 @@ impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
         match item {
             Ok(AggregatedMessage::Binary(bytes)) => self.handle_binary(&bytes, ctx),
             Ok(AggregatedMessage::Text(_)) => {
-                let message = "text frames are not part of the protocol; send binary frames (docs/protocol.md)";
-                self.error(ErrorCode::TextFrame, message.to_owned(), ctx)
+                // Text frames count against the rate limit like any other, so they cannot be
+                // used to make the server write error replies without bound.
+                if self.admit(ctx).is_ok() {
+                    let message = "text frames are not part of the protocol; send binary frames (docs/protocol.md)";
+                    self.error(ErrorCode::TextFrame, message.to_owned(), ctx)
+                }
             }
             Ok(AggregatedMessage::Ping(bytes)) => {
-                let mut ws = self.ws.clone();
-                ctx.spawn(
-                    async move { ws.pong(&bytes).await }
-                        .into_actor(self)
-                        .map(|_, _, _| ()),
-                );
+                if self.admit(ctx).is_ok() {
+                    self.pong(bytes, ctx);
+                }
             }
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Close(_)) => self.close(1000, "closed by client", ctx),
-            Err(ProtocolError::Overflow) => {
-                let reason = format!(
-                    "message larger than {} bytes",
-                    self.limits.max_message_bytes
-                );
-                self.close(1009, &reason, ctx)
+            Err(ProtocolError::Overflow) => self.too_big(ctx),
+            // actix-ws reports an over-long fragmented message as an I/O error of its own.
+            Err(ProtocolError::Io(e)) if e.to_string().contains("maximum continuation size") => {
+                self.too_big(ctx)
             }
             Err(e) => self.close(1002, &format!("websocket protocol error: {e}"), ctx),
         }

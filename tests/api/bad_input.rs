@@ -263,3 +263,25 @@ async fn over_max_connections_the_upgrade_gets_503() {
     assert_eq!(c.result_for(1).await, PaintOutcome::Accepted);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn text_frames_count_against_the_rate_limit() {
+    let (app, _dir) = spawn_app(&format!(
+        "[limits]\nmax_messages_per_second = 10\n{SMALL_BOARD}"
+    ))
+    .await;
+    let mut c = app.connect().await;
+
+    for _ in 0..40 {
+        c.send_raw(Message::Text("hello".into())).await;
+    }
+
+    let (code, _) = c.wait_for_close().await;
+    assert_eq!(code, 4002);
+    assert!(
+        c.errors.len() <= 10,
+        "only the admitted frames are answered: {}",
+        c.errors.len()
+    );
+    app.stop().await;
+}

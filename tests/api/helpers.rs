@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
 use futures_util::{SinkExt, StreamExt};
 use tessera::app::Application;
 use tessera::protocol::{
@@ -40,7 +39,7 @@ fn init_tracing() {
 /// A running server on a random port with its own data directory.
 pub struct TestApp {
     pub addr: SocketAddr,
-    handle: ServerHandle,
+    handle: tessera::app::StopHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -81,7 +80,7 @@ pub async fn spawn_app_in(data_dir: &Path, extra: &str) -> Result<TestApp, Strin
         actix_web::rt::System::new().block_on(async move {
             match Application::build(settings) {
                 Ok(app) => {
-                    let _ = tx.send(Ok((app.local_addr(), app.handle())));
+                    let _ = tx.send(Ok((app.local_addr(), app.stop_handle())));
                     app.run_until_stopped().await.expect("server runs");
                 }
                 Err(e) => {
@@ -115,7 +114,7 @@ impl TestApp {
 
     /// Graceful stop, as on SIGTERM: the final snapshot is written before this returns.
     pub async fn stop(mut self) {
-        self.handle.stop(true).await;
+        self.handle.stop().await;
         let thread = self.thread.take().expect("running");
         tokio::task::spawn_blocking(move || thread.join().expect("server thread ends"))
             .await

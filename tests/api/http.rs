@@ -267,3 +267,25 @@ async fn health_and_the_page_are_served() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn unparsable_paths_and_unknown_routes_answer_json_errors() {
+    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+    let http = reqwest::Client::new();
+
+    for (method, path) in [
+        ("GET", "/api/boards/main/tiles/abc/0"),
+        ("GET", "/api/boards/main/tiles/-1/0"),
+        ("POST", "/nowhere"),
+    ] {
+        let r = http
+            .request(method.parse().unwrap(), app.http(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "not_found", "{method} {path}");
+    }
+    app.stop().await;
+}

@@ -258,19 +258,27 @@ async fn repeating_the_same_viewport_resends_every_tile_state_as_a_resync() {
     let (app, _dir) = spawn_app(SMALL_BOARD).await;
     let mut viewer = app.connect().await;
     viewer.view(0, 0, 128, 64).await;
-    viewer.until("two tile states", |c| c.states_received == 2).await;
+    viewer
+        .until("two tile states", |c| c.states_received == 2)
+        .await;
     let mut painter = app.connect().await;
     painter.paint(1, 3, 3, 7).await;
-    viewer.until("the paint", |c| c.pixel_at(3, 3, 64) == Some(7)).await;
+    viewer
+        .until("the paint", |c| c.pixel_at(3, 3, 64) == Some(7))
+        .await;
 
     // Act: the client pretends it lost track and repeats its viewport.
     viewer.view(0, 0, 128, 64).await;
 
     // Assert: fresh full states, at the current version, and updates continue from them.
-    viewer.until("two more tile states", |c| c.states_received == 4).await;
+    viewer
+        .until("two more tile states", |c| c.states_received == 4)
+        .await;
     assert_eq!(viewer.tiles[&(0, 0)].version, 1);
     assert_eq!(viewer.pixel_at(3, 3, 64), Some(7));
     painter.paint(2, 4, 4, 8).await;
-    viewer.until("a later paint", |c| c.pixel_at(4, 4, 64) == Some(8)).await;
+    viewer
+        .until("a later paint", |c| c.pixel_at(4, 4, 64) == Some(8))
+        .await;
     app.stop().await;
 }

@@ -218,3 +218,40 @@ async fn a_corrupt_snapshot_is_refused_with_the_file_named() {
         .expect("a truncated snapshot is refused");
     assert!(err.contains(name), "error must name {name}: {err}");
 }
+
+#[tokio::test]
+async fn a_palette_that_lost_a_used_colour_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(dir.path(), SMALL_BOARD).await.unwrap();
+    let mut painter = app.connect().await;
+    painter.paint(1, 1, 1, 20).await;
+    assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
+    app.stop().await;
+
+    let small_palette = format!(
+        "{SMALL_BOARD}background = 0\npalette = [\"#000000\", \"#FFFFFF\", \"#FF0000\", \"#00FF00\"]\n"
+    );
+    let err = spawn_app_in(dir.path(), &small_palette)
+        .await
+        .err()
+        .expect("refused");
+
+    assert!(err.contains("colour index"), "{err}");
+    assert!(err.contains("4 colours"), "{err}");
+}
+
+#[tokio::test]
+async fn sessions_are_told_the_server_is_going_away_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app_in(dir.path(), SMALL_BOARD).await.unwrap();
+    let mut viewer = app.connect().await;
+    viewer.view(0, 0, 64, 64).await;
+    viewer.wait_for_tiles(1).await;
+
+    let stopping = tokio::spawn(app.stop());
+    let (code, reason) = viewer.wait_for_close().await;
+    stopping.await.unwrap();
+
+    assert_eq!(code, 1001, "{reason}");
+    assert!(reason.contains("shutting down"), "{reason}");
+}
