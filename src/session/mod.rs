@@ -1,6 +1,7 @@
 //! The websocket session actor: one per connection. It forwards paints to their tiles, keeps its
 //! subscriptions equal to the tiles its viewport intersects, and writes at most one frame a tick.
 
+pub mod outlet;
 pub mod rate_limit;
 
 use std::collections::{HashMap, VecDeque};
@@ -23,6 +24,7 @@ use crate::protocol::{
     ServerMessage, Welcome, close_code,
 };
 use crate::settings::LimitSettings;
+use outlet::Outlet;
 use rate_limit::TokenBucket;
 
 /// How often the server pings an idle client. Browsers answer pings on their own, so this only
@@ -64,12 +66,12 @@ impl Drop for ConnectionSlot {
     }
 }
 
-pub struct Session {
+pub struct Session<O: Outlet = actix_ws::Session> {
     id: SessionId,
     user: UserToken,
     canvas: Arc<Canvas>,
     limits: LimitSettings,
-    ws: actix_ws::Session,
+    ws: O,
     queue: Arc<FrameQueue>,
     /// The board the viewport is on, and the epoch of each subscribed tile of it.
     board: Option<u16>,
@@ -96,13 +98,13 @@ pub struct Session {
 }
 
 /// Everything a session needs from the HTTP upgrade.
-pub struct SessionParts {
+pub struct SessionParts<O: Outlet = actix_ws::Session> {
     pub id: SessionId,
     pub user: UserToken,
     pub canvas: Arc<Canvas>,
     pub limits: LimitSettings,
     pub tick: Duration,
-    pub ws: actix_ws::Session,
+    pub ws: O,
     pub slot: ConnectionSlot,
     pub shutting_down: tokio::sync::watch::Receiver<bool>,
 }
@@ -129,8 +131,8 @@ fn queue_capacity(canvas: &Canvas, limits: &LimitSettings) -> usize {
     limits.session_queue_len + max_viewport_tiles
 }
 
-impl Session {
-    pub fn new(parts: SessionParts) -> Self {
+impl<O: Outlet> Session<O> {
+    pub fn new(parts: SessionParts<O>) -> Self {
         let now = Instant::now();
         Self {
             id: parts.id,
@@ -250,14 +252,16 @@ impl Session {
     fn send_frame(&mut self, frame: Bytes, ctx: &mut Context<Self>) {
         self.writing = Some(Instant::now());
         let mut ws = self.ws.clone();
-        ctx.spawn(async move { ws.binary(frame).await }.into_actor(self).map(
-            |result, session, ctx| {
-                session.writing = None;
-                if result.is_err() {
-                    ctx.stop();
-                }
-            },
-        ));
+        ctx.spawn(
+            ws.binary(frame)
+                .into_actor(self)
+                .map(|result, session, ctx| {
+                    session.writing = None;
+                    if result.is_err() {
+                        ctx.stop();
+                    }
+                }),
+        );
     }
 
     /// The queue overflowed: fetch every viewed tile afresh under new epochs, unless this client
@@ -515,13 +519,9 @@ impl Session {
         }
         self.pong_since = Some(Instant::now());
         let mut ws = self.ws.clone();
-        ctx.spawn(
-            async move { ws.pong(&payload).await }
-                .into_actor(self)
-                .map(|_, session, _| {
-                    session.pong_since = None;
-                }),
-        );
+        ctx.spawn(ws.pong(payload).into_actor(self).map(|_, session, _| {
+            session.pong_since = None;
+        }));
     }
 
     /// Sends whatever replies are pending, then a close frame, then stops.
@@ -542,7 +542,7 @@ impl Session {
                     if !pending.is_empty() {
                         ws.binary(pending).await?;
                     }
-                    ws.close(Some(reason)).await
+                    ws.close(reason).await
                 })
                 .await;
             }
@@ -557,7 +557,7 @@ impl Session {
 #[rtype(result = "()")]
 struct FramesReady;
 
-impl Actor for Session {
+impl<O: Outlet> Actor for Session<O> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -597,11 +597,7 @@ impl Actor for Session {
                 return;
             }
             let mut ws = session.ws.clone();
-            ctx.spawn(
-                async move { ws.ping(b"").await }
-                    .into_actor(session)
-                    .map(|_, _, _| ()),
-            );
+            ctx.spawn(ws.ping().into_actor(session).map(|_, _, _| ()));
         });
         tracing::debug!(session = self.id, "session started");
     }
@@ -612,7 +608,7 @@ impl Actor for Session {
     }
 }
 
-impl StreamHandler<FramesReady> for Session {
+impl<O: Outlet> StreamHandler<FramesReady> for Session<O> {
     fn handle(&mut self, _: FramesReady, ctx: &mut Self::Context) {
         self.schedule_write(ctx);
     }
@@ -620,7 +616,7 @@ impl StreamHandler<FramesReady> for Session {
     fn finished(&mut self, _: &mut Self::Context) {}
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session {
+impl<O: Outlet> StreamHandler<Result<AggregatedMessage, ProtocolError>> for Session<O> {
     fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Self::Context) {
         self.last_heard = Instant::now();
         if self.closing {
