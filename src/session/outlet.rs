@@ -61,12 +61,10 @@ impl Outlet for ChannelOutlet {
         std::future::ready(Ok(()))
     }
 
-    fn close(self, reason: CloseReason) -> impl Future<Output = Result<(), Closed>> + 'static {
-        async move {
-            self.0
-                .send(Outgoing::Close(reason))
-                .await
-                .map_err(|_| Closed)
-        }
+    async fn close(self, reason: CloseReason) -> Result<(), Closed> {
+        self.0
+            .send(Outgoing::Close(reason))
+            .await
+            .map_err(|_| Closed)
     }
 }
