@@ -101,6 +101,7 @@ fn start_boards(
     let mut stores = Vec::with_capacity(settings.boards.len());
     let mut next_arbiter = 0usize;
     for (index, board) in settings.boards.iter().enumerate() {
+        let started = std::time::Instant::now();
         let store = BoardStore::new(&settings.storage.data_dir, &board.id);
         let geometry = board.geometry;
         let restored =
@@ -133,9 +134,13 @@ fn start_boards(
             };
             // The palette may have shrunk since the snapshot; a stored index past its end
             // would reach clients and the PNG as garbage.
-            if let Some(&bad) = pixels
-                .iter()
-                .find(|&&c| usize::from(c) >= board.palette.len())
+            // `max` first: it vectorises, so the common all-valid case stays cheap even for a
+            // 65,536-tile board.
+            let highest = pixels.iter().copied().max().unwrap_or(0);
+            if usize::from(highest) >= board.palette.len()
+                && let Some(&bad) = pixels
+                    .iter()
+                    .find(|&&c| usize::from(c) >= board.palette.len())
             {
                 return Err(StartError::ColorOutsidePalette {
                     board: board.id.clone(),
@@ -170,6 +175,7 @@ fn start_boards(
             tile_size = geometry.tile_size(),
             tiles = geometry.tile_count(),
             restored_tiles = restored_count,
+            restore_ms = started.elapsed().as_millis() as u64,
             "board ready"
         );
         boards.push(Arc::new(Board::new(
