@@ -295,43 +295,56 @@ fn write_tiles(
     dir: &Path,
     tiles: &[TileSnapshot],
 ) -> Result<(), StorageError> {
-    for snapshot in tiles {
+    // Each file is fsynced before its rename; doing many at once lets the filesystem commit
+    // them together instead of paying one journal commit per tile in turn.
+    in_parallel(tiles, |snapshot| {
         let path = dir.join(tile_file_name(snapshot.tile));
-        replace_file(&path, &tile_file::encode(geometry, snapshot))?;
-    }
+        replace_file(&path, &tile_file::encode(geometry, snapshot))
+    })?;
     sync_dir(dir)
 }
 
-/// Reads and validates the file of `tile`.
-/// Threads reading tile files at start. Restoring is one small file per tile (65,536 for a
-/// 16384 x 16384 board in 64-pixel tiles), so the cost is system calls and, on a cold cache,
-/// disk latency: more readers than cores keep the disk's queue full while others wait.
-const READ_THREADS: usize = 8;
+/// Threads reading or writing tile files. A board is one small file per tile (65,536 for a
+/// 16384 x 16384 board in 64-pixel tiles), so the cost is system calls and disk latency (reads
+/// on a cold cache, fsyncs on writes): more threads than cores keep the disk's queue full while
+/// others wait.
+const IO_THREADS: usize = 8;
+
+/// Runs `work` on every item over [`IO_THREADS`] threads, collecting results in item order; the
+/// first error in item order wins.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<R, StorageError> + Sync,
+) -> Result<Vec<R>, StorageError> {
+    let chunk = items.len().div_ceil(IO_THREADS).max(1);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Result<Vec<_>, _>>()))
+            .collect();
+        let mut results = Vec::with_capacity(items.len());
+        for worker in workers {
+            // The work functions return errors for everything a file can do; a panic would be a
+            // bug in them, and re-raising it here keeps it one.
+            match worker.join() {
+                Ok(part) => results.extend(part?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(results)
+    })
+}
 
 /// Reads every listed tile, in parallel; the first error in listing order wins.
 fn read_tiles(
     listing: &[(TileCoord, PathBuf)],
     geometry: BoardGeometry,
 ) -> Result<Vec<TileSnapshot>, StorageError> {
-    let chunk = listing.len().div_ceil(READ_THREADS).max(1);
-    std::thread::scope(|scope| {
-        let readers: Vec<_> = listing
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(tile, path)| read_tile(path, geometry, *tile))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut tiles = Vec::with_capacity(listing.len());
-        for reader in readers {
-            tiles.extend(reader.join().expect("a tile reader panicked")?);
-        }
-        Ok(tiles)
-    })
+    in_parallel(listing, |(tile, path)| read_tile(path, geometry, *tile))
 }
+
+/// Reads and validates the file of `tile`.
 
 fn read_tile(
     path: &Path,

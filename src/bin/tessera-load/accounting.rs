@@ -130,7 +130,11 @@ pub struct SeenSet {
 
 impl SeenSet {
     pub fn new(paints: u64, enabled: bool) -> Self {
-        let words = if enabled { paints.div_ceil(64) as usize } else { 0 };
+        let words = if enabled {
+            paints.div_ceil(64) as usize
+        } else {
+            0
+        };
         Self {
             words: vec![0; words],
             enabled,
@@ -229,8 +233,14 @@ mod tests {
         let (after_leave, viewers) = counts.snapshot(3);
         expected += u64::from(viewers);
         assert_eq!(expected, 17);
-        assert!(b_tile3.covers(before_leave), "sent before B left: B was counted");
-        assert!(!b_tile3.covers(after_leave), "sent after B left: B was not counted");
+        assert!(
+            b_tile3.covers(before_leave),
+            "sent before B left: B was counted"
+        );
+        assert!(
+            !b_tile3.covers(after_leave),
+            "sent after B left: B was not counted"
+        );
     }
 
     #[test]
@@ -245,11 +255,23 @@ mod tests {
         let after = counts.snapshot(0).0;
         mine.open(counts.join(0));
         let again = counts.snapshot(0).0;
-        assert_eq!(classify(&mut seen, Some(&mine), 1, early), Delivery::Transitional);
-        assert_eq!(classify(&mut seen, Some(&mine), 2, during), Delivery::Stable);
-        assert_eq!(classify(&mut seen, Some(&mine), 3, after), Delivery::Transitional);
+        assert_eq!(
+            classify(&mut seen, Some(&mine), 1, early),
+            Delivery::Transitional
+        );
+        assert_eq!(
+            classify(&mut seen, Some(&mine), 2, during),
+            Delivery::Stable
+        );
+        assert_eq!(
+            classify(&mut seen, Some(&mine), 3, after),
+            Delivery::Transitional
+        );
         assert_eq!(classify(&mut seen, Some(&mine), 4, again), Delivery::Stable);
-        assert_eq!(classify(&mut seen, Some(&mine), 2, during), Delivery::Duplicate);
+        assert_eq!(
+            classify(&mut seen, Some(&mine), 2, during),
+            Delivery::Duplicate
+        );
         assert_eq!(classify(&mut seen, None, 5, during), Delivery::Transitional);
     }
 

@@ -131,7 +131,10 @@ impl Domain {
                     return (x, hole.y + row as u32);
                 }
                 let index = index - beside;
-                ((index % w) as u32, hole.y + hole.height + (index / w) as u32)
+                (
+                    (index % w) as u32,
+                    hole.y + hole.height + (index / w) as u32,
+                )
             }
         }
     }
@@ -248,7 +251,12 @@ pub struct PaintPlan {
 
 impl PaintPlan {
     /// Paints spread uniformly over a `width x height` board.
-    pub fn uniform(width: u32, height: u32, palette_len: usize, seed: u64) -> Result<Self, PlanError> {
+    pub fn uniform(
+        width: u32,
+        height: u32,
+        palette_len: usize,
+        seed: u64,
+    ) -> Result<Self, PlanError> {
         let palette = palette(palette_len)?;
         let mut rng = Rng::derive(seed, crate::rng::stream::PLAN);
         let board = Rect {
@@ -411,7 +419,10 @@ mod tests {
         let mut keys = HashSet::new();
         for seq in 0..capacity {
             let px = plan.paint(seq);
-            assert!(px.x < width && px.y < height, "paint {seq} off the board: {px:?}");
+            assert!(
+                px.x < width && px.y < height,
+                "paint {seq} off the board: {px:?}"
+            );
             assert!(usize::from(px.color) < palette);
             assert!(keys.insert((px.x, px.y, px.color)), "repeated key at {seq}");
             assert_eq!(plan.identify(px.x, px.y, px.color), Some(seq), "{px:?}");
@@ -442,7 +453,10 @@ mod tests {
             let hot_paints = (0..500.min(plan.capacity()))
                 .filter(|&s| contains(hot, plan.paint(s).x, plan.paint(s).y))
                 .count() as u64;
-            assert_eq!(hot_paints, (0..500.min(plan.capacity())).filter(|s| s % 5 != 0).count() as u64);
+            assert_eq!(
+                hot_paints,
+                (0..500.min(plan.capacity())).filter(|s| s % 5 != 0).count() as u64
+            );
         }
     }
 

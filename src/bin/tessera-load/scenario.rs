@@ -81,7 +81,10 @@ pub struct Scenario {
 /// `ceil(screen / zoom)` board pixels, at least 1 and at most the board.
 pub fn viewport_size(board_width: u32, board_height: u32, zoom: f64) -> (u32, u32) {
     let fit = |screen: u32, board: u32| ((f64::from(screen) / zoom).ceil() as u32).clamp(1, board);
-    (fit(SCREEN_WIDTH, board_width), fit(SCREEN_HEIGHT, board_height))
+    (
+        fit(SCREEN_WIDTH, board_width),
+        fit(SCREEN_HEIGHT, board_height),
+    )
 }
 
 /// The hot square: edge `max(w, h) / 8`, centred on a point drawn from `seed`, moved (and cut to
@@ -177,14 +180,16 @@ impl Scenario {
     /// The next viewport of a panning viewer now at `current`: moved by up to one viewport size
     /// in each direction and kept on the board. `None` when no draw moved it.
     pub fn pan_move(&self, current: Rect, rng: &mut Rng) -> Option<Rect> {
-        let offset = |rng: &mut Rng, size: u32| {
-            rng.below(2 * u64::from(size) + 1) as i64 - i64::from(size)
-        };
+        let offset =
+            |rng: &mut Rng, size: u32| rng.below(2 * u64::from(size) + 1) as i64 - i64::from(size);
         (0..PAN_ATTEMPTS)
             .map(|_| {
                 let x = (i64::from(current.x) + offset(rng, self.view_width)).max(0);
                 let y = (i64::from(current.y) + offset(rng, self.view_height)).max(0);
-                self.placed(x.min(i64::from(u32::MAX)) as u32, y.min(i64::from(u32::MAX)) as u32)
+                self.placed(
+                    x.min(i64::from(u32::MAX)) as u32,
+                    y.min(i64::from(u32::MAX)) as u32,
+                )
             })
             .find(|next| *next != current)
     }
@@ -231,7 +236,10 @@ mod tests {
     #[test]
     fn oversized_viewports_are_refused_with_the_limit() {
         let e = Scenario::new(ScenarioKind::Overview, 4096, 4096, 1.0, 1 << 22, 1).unwrap_err();
-        assert!(e.to_string().contains("max_viewport_area of 4194304"), "{e}");
+        assert!(
+            e.to_string().contains("max_viewport_area of 4194304"),
+            "{e}"
+        );
         assert!(Scenario::new(ScenarioKind::Uniform, 4096, 4096, 0.5, 1 << 20, 1).is_err());
         assert!(Scenario::new(ScenarioKind::Uniform, 4096, 4096, 4.0, 1 << 20, 1).is_ok());
     }
@@ -265,7 +273,10 @@ mod tests {
                 && hot.x < v.x + v.width
                 && v.y < hot.y + hot.height
                 && hot.y < v.y + v.height;
-            assert!(viewer % 5 == 0 || overlaps, "viewer {viewer} at ({cx}, {cy})");
+            assert!(
+                viewer % 5 == 0 || overlaps,
+                "viewer {viewer} at ({cx}, {cy})"
+            );
             centred += usize::from(overlaps);
         }
         assert!(centred >= 80);
@@ -294,7 +305,9 @@ mod tests {
         let mut rng = Rng::derive(1, 7);
         let mut v = s.initial_viewport(0, &mut rng);
         for _ in 0..2000 {
-            let next = s.pan_move(v, &mut rng).expect("a 120x68 viewport can always move");
+            let next = s
+                .pan_move(v, &mut rng)
+                .expect("a 120x68 viewport can always move");
             assert!(on_board(next, 256, 256), "{next:?}");
             assert_ne!(next, v);
             assert!(next.x.abs_diff(v.x) <= v.width && next.y.abs_diff(v.y) <= v.height);
@@ -302,6 +315,10 @@ mod tests {
         }
         let whole = Scenario::new(ScenarioKind::Pan, 256, 256, 4.0, u64::MAX, 1).unwrap();
         let all = whole.initial_viewport(0, &mut rng);
-        assert_eq!(whole.pan_move(all, &mut rng), None, "a full-board viewport cannot pan");
+        assert_eq!(
+            whole.pan_move(all, &mut rng),
+            None,
+            "a full-board viewport cannot pan"
+        );
     }
 }

@@ -48,10 +48,13 @@ impl CpuSample {
         CpuUse {
             tool_pct: pct(self.tool_secs, before.tool_secs),
             server_pct: pct(self.server_secs, before.server_secs),
-            machine_busy_pct: self.machine.zip(before.machine).and_then(|((b1, t1), (b0, t0))| {
-                let total = t1.checked_sub(t0).filter(|&t| t > 0)?;
-                Some(b1.saturating_sub(b0) as f64 / total as f64 * 100.0)
-            }),
+            machine_busy_pct: self
+                .machine
+                .zip(before.machine)
+                .and_then(|((b1, t1), (b0, t0))| {
+                    let total = t1.checked_sub(t0).filter(|&t| t > 0)?;
+                    Some(b1.saturating_sub(b0) as f64 / total as f64 * 100.0)
+                }),
         }
     }
 }

@@ -153,9 +153,13 @@ struct TileView {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Requested; stably subscribed once its `TileState` is in and `stable_from` has passed.
-    Awaiting { stable_from: u64 },
+    Awaiting {
+        stable_from: u64,
+    },
     /// `TileState` in; stably subscribed at `at` (the guard after a move).
-    Pending { at: u64 },
+    Pending {
+        at: u64,
+    },
     Stable,
     /// Leaving with the next move: no longer counted, updates still arrive.
     Leaving,
@@ -216,7 +220,9 @@ impl Viewer {
             }
             Codec::Raw => {
                 // Every client of the raw server receives every paint from its first moment.
-                for tile in self.ctx.all_tiles() {
+                let tiles = self.ctx.all_tiles();
+                self.unready = tiles.len();
+                for tile in tiles {
                     self.join(tile);
                 }
                 self.report(Readiness::Ready);
@@ -261,8 +267,7 @@ impl Viewer {
 
     fn on_timeline(&mut self, timeline: Option<Timeline>) {
         self.timeline = timeline;
-        let (Some(t), Some(pan), Some(timing)) = (timeline, self.pan.as_mut(), self.ctx.pan)
-        else {
+        let (Some(t), Some(pan), Some(timing)) = (timeline, self.pan.as_mut(), self.ctx.pan) else {
             return;
         };
         // Each viewer moves with its own phase, so moves are spread over the interval.
@@ -288,7 +293,10 @@ impl Viewer {
             && pan.next_move < t.window_end
         {
             match pan.planned {
-                None => consider(pan.next_move.saturating_sub(timing.guard), Timer::PrepareMove),
+                None => consider(
+                    pan.next_move.saturating_sub(timing.guard),
+                    Timer::PrepareMove,
+                ),
                 Some(next) => consider(pan.next_move, Timer::Move(next)),
             }
         }
@@ -555,6 +563,8 @@ impl Viewer {
                 view.phase = Phase::Pending { at: stable_from };
                 self.pending.push((stable_from, tile));
             }
+            // A second state for a tile held all along: the server resynchronised this viewer
+            // (it fell behind), and the updates in between may be lost.
             Phase::Stable => tally.resyncs += 1,
             Phase::Pending { .. } | Phase::Leaving | Phase::Gone => {}
         }
@@ -575,9 +585,20 @@ impl Viewer {
     }
 
     /// Accounts for one painted pixel received in `tile`.
-    fn deliver(&mut self, tile: u32, px: Pixel, now: u64, tally: &mut ViewerCounts, h: &mut Histograms) {
+    fn deliver(
+        &mut self,
+        tile: u32,
+        px: Pixel,
+        now: u64,
+        tally: &mut ViewerCounts,
+        h: &mut Histograms,
+    ) {
         let ctx = &self.ctx;
-        let Some(seq) = ctx.plan.identify(px.x, px.y, px.color).filter(|&s| s < ctx.total) else {
+        let Some(seq) = ctx
+            .plan
+            .identify(px.x, px.y, px.color)
+            .filter(|&s| s < ctx.total)
+        else {
             tally.unknown += 1;
             return;
         };
@@ -595,7 +616,8 @@ impl Viewer {
             _ if !ctx.is_measured(seq) => tally.warmup += 1,
             Delivery::Stable => {
                 tally.received += 1;
-                h.delivery.saturating_record(now.saturating_sub(sent) / 1_000);
+                h.delivery
+                    .saturating_record(now.saturating_sub(sent) / 1_000);
             }
             Delivery::Transitional => tally.transitional += 1,
         }

@@ -51,7 +51,10 @@ mod tests {
         assert!(decode(&frame, &mut out));
         assert_eq!(out, vec![a, b]);
         out.clear();
-        assert!(!decode(&frame[..10], &mut out), "a partial record is a bad frame");
+        assert!(
+            !decode(&frame[..10], &mut out),
+            "a partial record is a bad frame"
+        );
         assert_eq!(out, vec![a]);
     }
 }

@@ -35,7 +35,9 @@ pub fn encode_viewport(board: u16, rect: Rect) -> Bytes {
 pub fn welcome(frame: &[u8]) -> Result<Welcome, String> {
     let messages = decode(frame).map_err(|e| format!("undecodable first frame: {e}"))?;
     match messages.into_iter().next() {
-        Some(ServerMessage::Welcome(w)) if w.protocol_version == protocol::PROTOCOL_VERSION => Ok(w),
+        Some(ServerMessage::Welcome(w)) if w.protocol_version == protocol::PROTOCOL_VERSION => {
+            Ok(w)
+        }
         Some(ServerMessage::Welcome(w)) => Err(format!(
             "server speaks protocol version {}, this generator {}",
             w.protocol_version,
@@ -75,7 +77,13 @@ mod tests {
         };
         assert!(matches!(
             decode_client(&encode_viewport(1, rect)).unwrap(),
-            ClientMessage::SetViewport { board: 1, x: 1, y: 2, width: 3, height: 4 }
+            ClientMessage::SetViewport {
+                board: 1,
+                x: 1,
+                y: 2,
+                width: 3,
+                height: 4
+            }
         ));
     }
 
@@ -100,6 +108,9 @@ mod tests {
             ..w
         });
         assert!(welcome(&protocol::encode_server(&old)).is_err());
-        assert!(welcome(&[1, 2, 3]).is_err(), "garbage is an error, not a panic");
+        assert!(
+            welcome(&[1, 2, 3]).is_err(),
+            "garbage is an error, not a panic"
+        );
     }
 }

@@ -86,8 +86,9 @@ impl InProcessServer {
                 let runner = System::new();
                 let started = runner.block_on(async {
                     let (canvas, supervisor) = Supervisor::start(&settings)?;
-                    let arbiters: Vec<Arbiter> =
-                        (0..session_arbiters.max(1)).map(|_| Arbiter::new()).collect();
+                    let arbiters: Vec<Arbiter> = (0..session_arbiters.max(1))
+                        .map(|_| Arbiter::new())
+                        .collect();
                     anyhow::Ok((canvas, supervisor, arbiters))
                 });
                 match started {

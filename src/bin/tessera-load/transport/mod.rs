@@ -109,7 +109,11 @@ impl Transport {
         };
         tokio::time::timeout(OPEN_TIMEOUT, open)
             .await
-            .unwrap_or_else(|_| Err(format!("no connection and greeting within {OPEN_TIMEOUT:?}")))
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no connection and greeting within {OPEN_TIMEOUT:?}"
+                ))
+            })
     }
 
     /// The URL for the report.
