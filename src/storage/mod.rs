@@ -345,7 +345,6 @@ fn read_tiles(
 }
 
 /// Reads and validates the file of `tile`.
-
 fn read_tile(
     path: &Path,
     geometry: BoardGeometry,

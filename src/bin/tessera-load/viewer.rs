@@ -1,0 +1,643 @@
+//! One viewer session: connects, sets its viewport (and pans it), and accounts for every paint it
+//! receives: identified by the plan, checked for duplicates, classified as expected or
+//! transitional, and timed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tessera::geometry::Rect;
+use tessera::protocol::ServerMessage;
+use tokio::sync::{mpsc, watch};
+
+use crate::accounting::{Delivery, SeenSet, StableIntervals, classify};
+use crate::codec::{self, Codec};
+use crate::context::RunContext;
+use crate::latency::{self, Histograms};
+use crate::plan::Pixel;
+use crate::rng::{self, Rng};
+use crate::tile_table::TileTable;
+use crate::timeline::Timeline;
+use crate::transport::{Incoming, Link};
+
+/// Most frames handled per clock read. Every latency of a burst is measured at the clock read
+/// after it, so it is overstated by at most the time to decode the burst (well under a
+/// millisecond for 64 frames) and never understated.
+const BURST_MAX: usize = 64;
+/// The close code for a connection that ended without a close frame (RFC 6455, 1006).
+pub const ABNORMAL_CLOSURE: u16 = 1006;
+
+/// How far a viewer got, reported once per step to the run.
+#[derive(Debug)]
+pub enum Readiness {
+    /// Connected and greeted.
+    Connected,
+    /// Stably subscribed to every tile of its first viewport.
+    Ready,
+    /// Could not connect.
+    ConnectFailed(String),
+    /// Connected, then the connection ended before it was ready.
+    Lost,
+}
+
+/// One viewer's counters: added to under its own lock once per burst, summed by the run.
+#[derive(Debug, Default, Clone)]
+pub struct ViewerCounts {
+    /// Measured paints received while stably subscribed: expected deliveries that arrived.
+    pub received: u64,
+    /// Measured paints received outside a stable subscription.
+    pub transitional: u64,
+    /// Warm-up paints received (any subscription).
+    pub warmup: u64,
+    pub duplicates: u64,
+    /// Updates that no sent paint of this run explains.
+    pub unknown: u64,
+    pub bad_frames: u64,
+    /// Updates that did not continue from the tile version held.
+    pub version_gaps: u64,
+    /// Tile states for a tile already held: the server resynchronised this viewer.
+    pub resyncs: u64,
+    pub server_errors: u64,
+    /// Inside the measured window: first receipts of any paint, frames and payload bytes.
+    pub window_deliveries: u64,
+    pub window_frames: u64,
+    pub window_bytes: u64,
+    pub moves: u64,
+    /// Close code when the connection ended before the run did.
+    pub disconnect: Option<u16>,
+}
+
+impl ViewerCounts {
+    /// Adds every counter of `other` (not `disconnect`, which is not a count).
+    pub fn add(&mut self, other: &ViewerCounts) {
+        self.received += other.received;
+        self.transitional += other.transitional;
+        self.warmup += other.warmup;
+        self.duplicates += other.duplicates;
+        self.unknown += other.unknown;
+        self.bad_frames += other.bad_frames;
+        self.version_gaps += other.version_gaps;
+        self.resyncs += other.resyncs;
+        self.server_errors += other.server_errors;
+        self.window_deliveries += other.window_deliveries;
+        self.window_frames += other.window_frames;
+        self.window_bytes += other.window_bytes;
+        self.moves += other.moves;
+    }
+}
+
+/// Everything a viewer task starts with.
+pub struct ViewerTask {
+    pub ctx: Arc<RunContext>,
+    pub index: usize,
+    pub counts: Arc<parking_lot::Mutex<ViewerCounts>>,
+    pub readiness: mpsc::UnboundedSender<Readiness>,
+    pub timeline: watch::Receiver<Option<Timeline>>,
+}
+
+/// Connects and then reads until the connection ends or the run aborts the task.
+pub async fn run(task: ViewerTask) {
+    let ViewerTask {
+        ctx,
+        index,
+        counts,
+        readiness,
+        mut timeline,
+    } = task;
+    let link = match ctx.transport.open(ctx.codec).await {
+        Ok((link, _welcome)) => link,
+        Err(e) => {
+            let _ = readiness.send(Readiness::ConnectFailed(e));
+            return;
+        }
+    };
+    let _ = readiness.send(Readiness::Connected);
+    let mut rng = Rng::derive(ctx.seed, rng::stream::VIEWERS + index as u64);
+    let first = ctx.scenario.initial_viewport(index, &mut rng);
+    let tile_count = ctx.board.geometry.tile_count();
+    let held = match ctx.codec {
+        Codec::Tessera => ctx.tiles_of(first).len(),
+        Codec::Raw => tile_count,
+    };
+    let mut viewer = Viewer {
+        seen: SeenSet::new(ctx.total, ctx.dup_check),
+        pan: ctx.pan.map(|_| Pan {
+            rng,
+            next_move: 0,
+            planned: None,
+            started: false,
+        }),
+        keepalive_at: link
+            .keepalive_interval()
+            .map(|i| ctx.clock.now_ns() + i.as_nanos() as u64),
+        ctx,
+        link,
+        counts,
+        readiness: Some(readiness),
+        tiles: TileTable::new(tile_count, held),
+        pending: Vec::new(),
+        viewport: None,
+        unready: 0,
+        timeline: None,
+        frames: Vec::with_capacity(BURST_MAX),
+        pixels: Vec::new(),
+    };
+    if viewer.start(first).await {
+        viewer.read(&mut timeline).await;
+    }
+}
+
+/// A tile the viewer holds or held.
+#[derive(Debug, Default)]
+struct TileView {
+    /// Version of the copy held (`None` before its `TileState`).
+    version: Option<u64>,
+    phase: Phase,
+    stable: StableIntervals,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Requested; stably subscribed once its `TileState` is in and `stable_from` has passed.
+    Awaiting {
+        stable_from: u64,
+    },
+    /// `TileState` in; stably subscribed at `at` (the guard after a move).
+    Pending {
+        at: u64,
+    },
+    Stable,
+    /// Leaving with the next move: no longer counted, updates still arrive.
+    Leaving,
+    /// Not in the viewport.
+    #[default]
+    Gone,
+}
+
+/// A panning viewer's schedule. Each move at `next_move` is prepared `guard` earlier: the tiles
+/// it will drop stop being stable then, so paints still on their way to them are not expected.
+struct Pan {
+    rng: Rng,
+    next_move: u64,
+    /// The next viewport and when it is sent, once the tiles it drops were marked as leaving.
+    planned: Option<(Rect, u64)>,
+    started: bool,
+}
+
+/// Something the viewer does at a time of its own.
+#[derive(Debug, Clone, Copy)]
+enum Timer {
+    /// Entry `i` of `pending` becomes stable.
+    Stabilize(usize),
+    PrepareMove,
+    Move(Rect),
+    Keepalive,
+}
+
+struct Viewer {
+    ctx: Arc<RunContext>,
+    link: Link,
+    counts: Arc<parking_lot::Mutex<ViewerCounts>>,
+    /// Until the first viewport is stable.
+    readiness: Option<mpsc::UnboundedSender<Readiness>>,
+    tiles: TileTable<TileView>,
+    /// `(at, tile)` for tiles in `Phase::Pending { at }`.
+    pending: Vec<(u64, u32)>,
+    seen: SeenSet,
+    viewport: Option<Rect>,
+    /// Tiles of the first viewport not yet stable.
+    unready: usize,
+    timeline: Option<Timeline>,
+    pan: Option<Pan>,
+    keepalive_at: Option<u64>,
+    /// Reused buffers: the frames of one burst, the records of one raw frame.
+    frames: Vec<Bytes>,
+    pixels: Vec<Pixel>,
+}
+
+impl Viewer {
+    /// Subscribes to the first viewport. False if the connection is gone.
+    async fn start(&mut self, first: Rect) -> bool {
+        match self.ctx.codec {
+            Codec::Tessera => {
+                let tiles = self.ctx.tiles_of(first);
+                self.unready = tiles.len();
+                self.set_viewport(first, 0).await
+            }
+            Codec::Raw => {
+                // Every client of the raw server receives every paint from its first moment.
+                let tiles = self.ctx.all_tiles();
+                self.unready = tiles.len();
+                for tile in tiles {
+                    self.join(tile);
+                }
+                true
+            }
+        }
+    }
+
+    async fn read(&mut self, timeline: &mut watch::Receiver<Option<Timeline>>) {
+        loop {
+            let clock = self.ctx.clock;
+            let deadline = self.next_timer().map(|(at, _)| at);
+            let timer = async move {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(clock.at(at)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                incoming = self.link.recv() => {
+                    if !self.on_burst(incoming) {
+                        return;
+                    }
+                }
+                () = timer => {}
+                changed = timeline.changed(), if self.timeline.is_none() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let t = *timeline.borrow();
+                    self.on_timeline(t);
+                }
+            }
+            // Also after a burst: a viewer busy reading must still move on schedule.
+            if !self.run_timers().await {
+                self.on_close(None);
+                return;
+            }
+        }
+    }
+
+    fn on_timeline(&mut self, timeline: Option<Timeline>) {
+        self.timeline = timeline;
+        let (Some(t), Some(pan), Some(timing)) = (timeline, self.pan.as_mut(), self.ctx.pan) else {
+            return;
+        };
+        // Each viewer moves with its own phase, so moves are spread over the interval.
+        pan.next_move = t.start + pan.rng.below(timing.interval);
+        pan.started = true;
+    }
+
+    /// The earliest thing to do, and when.
+    fn next_timer(&self) -> Option<(u64, Timer)> {
+        let mut best: Option<(u64, Timer)> = None;
+        let mut consider = |at: u64, timer: Timer| {
+            if best.is_none_or(|(b, _)| at < b) {
+                best = Some((at, timer));
+            }
+        };
+        for (i, &(at, _)) in self.pending.iter().enumerate() {
+            consider(at, Timer::Stabilize(i));
+        }
+        // Panning starts once the viewer is ready and painting is scheduled, and stops with it.
+        if let (Some(pan), Some(t), Some(timing), None) =
+            (&self.pan, &self.timeline, self.ctx.pan, &self.readiness)
+            && pan.started
+            && pan.next_move < t.window_end
+        {
+            match pan.planned {
+                None => consider(
+                    pan.next_move.saturating_sub(timing.guard),
+                    Timer::PrepareMove,
+                ),
+                Some((next, at)) => consider(at, Timer::Move(next)),
+            }
+        }
+        if let Some(at) = self.keepalive_at {
+            consider(at, Timer::Keepalive);
+        }
+        best
+    }
+
+    /// Does everything that is due, in time order. False if the connection is gone.
+    async fn run_timers(&mut self) -> bool {
+        while let Some((at, timer)) = self.next_timer() {
+            if at > self.ctx.clock.now_ns() {
+                break;
+            }
+            let ok = match timer {
+                Timer::Stabilize(i) => {
+                    let (at, tile) = self.pending.swap_remove(i);
+                    if self.tiles.get(tile).map(|v| v.phase) == Some(Phase::Pending { at }) {
+                        self.join(tile);
+                    }
+                    true
+                }
+                Timer::PrepareMove => {
+                    self.prepare_move();
+                    true
+                }
+                Timer::Move(next) => self.make_move(next).await,
+                Timer::Keepalive => {
+                    let interval = self.link.keepalive_interval().unwrap_or_default();
+                    self.keepalive_at = Some(at + interval.as_nanos() as u64);
+                    self.link.keepalive().await.is_ok()
+                }
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `guard` before a move: draws the next viewport and stops counting the tiles it drops.
+    fn prepare_move(&mut self) {
+        let now = self.ctx.clock.now_ns();
+        let (Some(pan), Some(current), Some(timing)) =
+            (self.pan.as_mut(), self.viewport, self.ctx.pan)
+        else {
+            return;
+        };
+        let Some(next) = self.ctx.scenario.pan_move(current, &mut pan.rng) else {
+            // A viewport that cannot move (it fills the board) skips this move.
+            pan.next_move += timing.interval;
+            return;
+        };
+        // A viewer running late still leaves a full guard between the two: updates for the
+        // tiles it drops, counted until now, must reach it before the server unsubscribes it.
+        pan.planned = Some((next, pan.next_move.max(now + timing.guard)));
+        let keep: HashSet<u32> = self.ctx.tiles_of(next).into_iter().collect();
+        for tile in self.ctx.tiles_of(current) {
+            if !keep.contains(&tile) {
+                self.leave(tile, Phase::Leaving);
+            }
+        }
+    }
+
+    async fn make_move(&mut self, next: Rect) -> bool {
+        let Some(timing) = self.ctx.pan else {
+            return true;
+        };
+        let Some(pan) = self.pan.as_mut() else {
+            return true;
+        };
+        let Some((_, at)) = pan.planned.take() else {
+            return true;
+        };
+        pan.next_move += timing.interval;
+        self.counts.lock().moves += 1;
+        self.set_viewport(next, at + timing.guard).await
+    }
+
+    /// Sends a `SetViewport`; tiles it adds become stable after their `TileState` and not before
+    /// `stable_from`. False if the connection is gone.
+    async fn set_viewport(&mut self, rect: Rect, stable_from: u64) -> bool {
+        let old: HashSet<u32> = self
+            .viewport
+            .map(|v| self.ctx.tiles_of(v).into_iter().collect())
+            .unwrap_or_default();
+        let new = self.ctx.tiles_of(rect);
+        let new_set: HashSet<u32> = new.iter().copied().collect();
+        for &tile in old.difference(&new_set) {
+            self.leave(tile, Phase::Gone);
+            if let Some(view) = self.tiles.get_mut(tile) {
+                view.version = None;
+            }
+        }
+        for tile in new {
+            if !old.contains(&tile)
+                && let Some(view) = self.tiles.get_or_default(tile)
+            {
+                view.phase = Phase::Awaiting { stable_from };
+                view.version = None;
+            }
+        }
+        self.viewport = Some(rect);
+        let frame = codec::tessera::encode_viewport(self.ctx.board.index, rect);
+        self.link.send(frame).await.is_ok() && self.link.flush().await.is_ok()
+    }
+
+    fn join(&mut self, tile: u32) {
+        let Some(view) = self.tiles.get_or_default(tile) else {
+            return;
+        };
+        view.stable.open(self.ctx.counts.join(tile as usize));
+        view.phase = Phase::Stable;
+        if self.readiness.is_some() {
+            self.unready = self.unready.saturating_sub(1);
+            if self.unready == 0 {
+                self.report(Readiness::Ready);
+            }
+        }
+    }
+
+    /// Stops being stably subscribed to `tile` (if it was) and moves it to `phase`.
+    fn leave(&mut self, tile: u32, phase: Phase) {
+        let Some(view) = self.tiles.get_mut(tile) else {
+            return;
+        };
+        if view.phase == Phase::Stable {
+            view.stable.close(self.ctx.counts.leave(tile as usize));
+        }
+        view.phase = phase;
+    }
+
+    /// Sends `readiness` to the run; the last report (`Ready`, `Lost`) ends reporting.
+    fn report(&mut self, readiness: Readiness) {
+        if let Some(tx) = self.readiness.take() {
+            let _ = tx.send(readiness);
+        }
+    }
+
+    fn on_close(&mut self, code: Option<u16>) {
+        for tile in self.tiles.tiles() {
+            self.leave(tile, Phase::Gone);
+        }
+        self.counts.lock().disconnect = Some(code.unwrap_or(ABNORMAL_CLOSURE));
+        self.report(Readiness::Lost);
+    }
+
+    /// Reads `first` and whatever else is already readable, then accounts for all of it with
+    /// one clock read. False if the connection ended.
+    fn on_burst(&mut self, first: Incoming) -> bool {
+        let mut tally = ViewerCounts::default();
+        let mut closed = None;
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.clear();
+        let mut next = Some(first);
+        while let Some(incoming) = next.take() {
+            match incoming {
+                Incoming::Frame(frame) => frames.push(frame),
+                Incoming::Unexpected => tally.bad_frames += 1,
+                Incoming::Control => {}
+                Incoming::Closed(code) => {
+                    closed = Some(code);
+                    break;
+                }
+            }
+            if frames.len() < BURST_MAX {
+                next = self.link.try_recv();
+            }
+        }
+        let now = self.ctx.clock.now_ns();
+        latency::record(|histograms| {
+            let mut burst = Burst {
+                now,
+                in_window: self.timeline.is_some_and(|t| t.in_window(now)),
+                tally: &mut tally,
+                histograms,
+            };
+            for frame in &frames {
+                self.on_frame(frame, &mut burst);
+            }
+        });
+        self.frames = frames;
+        self.counts.lock().add(&tally);
+        if let Some(code) = closed {
+            self.on_close(code);
+            return false;
+        }
+        true
+    }
+
+    fn on_frame(&mut self, frame: &[u8], burst: &mut Burst) {
+        if burst.in_window {
+            burst.tally.window_frames += 1;
+            burst.tally.window_bytes += frame.len() as u64;
+        }
+        match self.ctx.codec {
+            Codec::Tessera => match codec::tessera::decode(frame) {
+                Ok(messages) => {
+                    for message in messages {
+                        self.on_message(message, burst);
+                    }
+                }
+                Err(_) => burst.tally.bad_frames += 1,
+            },
+            Codec::Raw => {
+                let mut pixels = std::mem::take(&mut self.pixels);
+                pixels.clear();
+                if !codec::raw::decode(frame, &mut pixels) {
+                    burst.tally.bad_frames += 1;
+                }
+                for &px in &pixels {
+                    let Some(tile) = self.ctx.tile_of(px.x, px.y) else {
+                        burst.tally.unknown += 1;
+                        continue;
+                    };
+                    let stable = self.tiles.get(tile as u32).map(|v| &v.stable);
+                    deliver(&self.ctx, &mut self.seen, stable, px, burst);
+                }
+                self.pixels = pixels;
+            }
+        }
+    }
+
+    fn on_message(&mut self, message: ServerMessage, burst: &mut Burst) {
+        let g = self.ctx.board.geometry;
+        let board = self.ctx.board.index;
+        match message {
+            ServerMessage::TileState(state) if state.board == board => {
+                if let Some(tile) = g.tile(u32::from(state.tx), u32::from(state.ty)) {
+                    self.on_state(g.tile_index(tile) as u32, state.version, burst);
+                }
+            }
+            ServerMessage::TileUpdate(update) if update.board == board => {
+                let Some(tile) = g.tile(u32::from(update.tx), u32::from(update.ty)) else {
+                    burst.tally.unknown += update.changes.len() as u64;
+                    return;
+                };
+                // One lookup per update, however many pixels it changes.
+                let stable = match self.tiles.get_mut(g.tile_index(tile) as u32) {
+                    Some(view) => {
+                        // A tile left behind by a move may still get updates that were in
+                        // flight; it holds no copy to check them against.
+                        if view.phase != Phase::Gone {
+                            if view.version != Some(update.base_version) {
+                                burst.tally.version_gaps += 1;
+                            }
+                            view.version = Some(update.version);
+                        }
+                        Some(&view.stable)
+                    }
+                    None => None,
+                };
+                let rect = g.tile_rect(tile);
+                for change in update.changes {
+                    let (dx, dy) = (u32::from(change.dx), u32::from(change.dy));
+                    if dx >= rect.width || dy >= rect.height {
+                        burst.tally.unknown += 1;
+                        continue;
+                    }
+                    let px = Pixel {
+                        x: rect.x + dx,
+                        y: rect.y + dy,
+                        color: change.color,
+                    };
+                    deliver(&self.ctx, &mut self.seen, stable, px, burst);
+                }
+            }
+            ServerMessage::TileUpdate(update) => burst.tally.unknown += update.changes.len() as u64,
+            ServerMessage::Error { .. } => burst.tally.server_errors += 1,
+            // Viewers never paint; a tile of another board or a second Welcome changes nothing.
+            _ => {}
+        }
+    }
+
+    fn on_state(&mut self, tile: u32, version: u64, burst: &mut Burst) {
+        let Some(view) = self.tiles.get_mut(tile) else {
+            return;
+        };
+        view.version = Some(version);
+        match view.phase {
+            Phase::Awaiting { stable_from } if burst.now >= stable_from => self.join(tile),
+            Phase::Awaiting { stable_from } => {
+                view.phase = Phase::Pending { at: stable_from };
+                self.pending.push((stable_from, tile));
+            }
+            // A second state for a tile held all along: the server resynchronised this viewer
+            // (it fell behind), and the updates in between may be lost.
+            Phase::Stable => burst.tally.resyncs += 1,
+            Phase::Pending { .. } | Phase::Leaving | Phase::Gone => {}
+        }
+    }
+}
+
+/// The clock read and counters of one burst of frames.
+struct Burst<'a> {
+    now: u64,
+    in_window: bool,
+    tally: &'a mut ViewerCounts,
+    histograms: &'a mut Histograms,
+}
+
+/// Accounts for one painted pixel received in a tile whose stable intervals are `stable`.
+fn deliver(
+    ctx: &RunContext,
+    seen: &mut SeenSet,
+    stable: Option<&StableIntervals>,
+    px: Pixel,
+    burst: &mut Burst,
+) {
+    let Some(seq) = ctx
+        .plan
+        .identify(px.x, px.y, px.color)
+        .filter(|&s| s < ctx.total)
+    else {
+        burst.tally.unknown += 1;
+        return;
+    };
+    let Some((sent, generation)) = ctx.sends.get(seq) else {
+        burst.tally.unknown += 1;
+        return;
+    };
+    let delivery = classify(seen, stable, seq, generation);
+    if delivery != Delivery::Duplicate && burst.in_window {
+        burst.tally.window_deliveries += 1;
+    }
+    match delivery {
+        Delivery::Duplicate => burst.tally.duplicates += 1,
+        _ if !ctx.is_measured(seq) => burst.tally.warmup += 1,
+        Delivery::Stable => {
+            burst.tally.received += 1;
+            burst
+                .histograms
+                .delivery
+                .saturating_record(burst.now.saturating_sub(sent) / 1_000);
+        }
+        Delivery::Transitional => burst.tally.transitional += 1,
+    }
+}

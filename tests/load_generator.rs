@@ -1,0 +1,204 @@
+//! `tessera-load` against the real server (and in-process): in every scenario every paint reaches
+//! every viewer that should see it, exactly once. Correctness only: timings are never asserted,
+//! so the tests hold on a loaded two-core CI machine.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use tessera::app::{Application, StopHandle};
+use tessera::settings::{Settings, Sources};
+
+/// 256x256 pixels in 64-pixel tiles: 16 tiles, small enough to keep the runs short.
+const SMALL_BOARD: &str = "[[boards]]\nid = \"main\"\nwidth = 256\nheight = 256\ntile_size = 64\n";
+/// Viewers per run, and the `sessions_connected` every run must reach.
+const SESSIONS: &str = "20";
+
+/// A running server on a random port with its own data directory (as `tests/api/helpers.rs`).
+struct TestServer {
+    addr: SocketAddr,
+    handle: StopHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    async fn spawn() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let settings = settings(dir.path());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(settings).expect("server builds");
+                let _ = tx.send((app.local_addr(), app.stop_handle()));
+                app.run_until_stopped().await.expect("server runs");
+            });
+        });
+        let (addr, handle) = rx.await.expect("server thread reports");
+        TestServer {
+            addr,
+            handle,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    async fn stop(mut self) {
+        self.handle.stop().await;
+        let thread = self.thread.take().expect("running");
+        tokio::task::spawn_blocking(move || thread.join().expect("server thread ends"))
+            .await
+            .expect("joined");
+    }
+}
+
+fn settings(data_dir: &Path) -> Settings {
+    let base = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\ntile_arbiters = 2\n[storage]\ndata_dir = {:?}\n",
+        data_dir.display().to_string()
+    );
+    Settings::load(&Sources {
+        local_file: false,
+        config_file: None,
+        overrides: vec![base, SMALL_BOARD.to_owned()],
+        env: vec![],
+    })
+    .expect("test settings are valid")
+}
+
+/// Runs the generator binary with the common small load plus `extra`; returns its JSON report.
+async fn generate(extra: &[&str]) -> Value {
+    let args: Vec<String> = [
+        "--json",
+        "--sessions",
+        SESSIONS,
+        "--painters",
+        "2",
+        "--paint-rate",
+        "500",
+        "--duration",
+        "2",
+        "--warmup",
+        "1",
+    ]
+    .iter()
+    .chain(extra)
+    .map(|s| s.to_string())
+    .collect();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_tessera-load"))
+            .args(&args)
+            .output()
+            .expect("tessera-load runs")
+    })
+    .await
+    .expect("joined");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "tessera-load failed: {stderr}");
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout must be one JSON object ({e}); stderr: {stderr}"))
+}
+
+fn count(report: &Value, key: &str) -> i64 {
+    report[key]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {report}"))
+}
+
+/// Every expected delivery arrived, once, and every paint was accepted.
+fn assert_every_paint_delivered_once(report: &Value) {
+    assert_eq!(count(report, "sessions_connected"), 20, "{report}");
+    assert_eq!(count(report, "missing"), 0, "{report}");
+    assert_eq!(count(report, "duplicates"), 0, "{report}");
+    assert_eq!(count(report, "unknown_updates"), 0, "{report}");
+    assert_eq!(count(report, "bad_frames"), 0, "{report}");
+    assert_eq!(count(report, "version_gaps"), 0, "{report}");
+    assert!(count(report, "deliveries_received") > 0, "{report}");
+    assert_eq!(
+        count(report, "paints_accepted"),
+        count(report, "paints_sent_total"),
+        "{report}"
+    );
+    assert_eq!(count(report, "paints_sent_total"), 1500, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uniform_viewers_receive_every_paint_once() {
+    let server = TestServer::spawn().await;
+    let url = server.ws_url();
+    let report = generate(&["--url", &url, "--scenario", "uniform", "--zoom", "4"]).await;
+    assert_every_paint_delivered_once(&report);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overview_viewers_receive_every_paint() {
+    let server = TestServer::spawn().await;
+    let url = server.ws_url();
+    let report = generate(&["--url", &url, "--scenario", "overview"]).await;
+    assert_every_paint_delivered_once(&report);
+    // Every viewer sees the whole board: each measured paint reaches all twenty.
+    assert_eq!(
+        count(&report, "deliveries_expected"),
+        20 * count(&report, "paints_sent"),
+        "{report}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hotspot_viewers_receive_every_paint_once() {
+    let server = TestServer::spawn().await;
+    let url = server.ws_url();
+    let report = generate(&["--url", &url, "--scenario", "hotspot", "--zoom", "16"]).await;
+    assert_every_paint_delivered_once(&report);
+    server.stop().await;
+}
+
+/// At zoom 16 a viewport (120x68) is smaller than the board, so panning changes its tiles.
+#[tokio::test(flavor = "multi_thread")]
+async fn panning_viewers_miss_nothing_outside_their_moves() {
+    let server = TestServer::spawn().await;
+    let url = server.ws_url();
+    let report = generate(&[
+        "--url",
+        &url,
+        "--scenario",
+        "pan",
+        "--zoom",
+        "16",
+        "--pan-interval-ms",
+        "700",
+        "--pan-guard-ms",
+        "300",
+    ])
+    .await;
+    assert_every_paint_delivered_once(&report);
+    assert!(count(&report, "viewport_moves") > 0, "{report}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_process_sessions_receive_every_paint_once() {
+    let report = generate(&[
+        "--in-process",
+        "--board-width",
+        "256",
+        "--board-height",
+        "256",
+        "--tile-size",
+        "64",
+        "--scenario",
+        "uniform",
+        "--zoom",
+        "16",
+    ])
+    .await;
+    assert_every_paint_delivered_once(&report);
+    assert_eq!(report["in_process"], Value::Bool(true));
+}
