@@ -86,6 +86,11 @@ impl FrameQueue {
         accepted
     }
 
+    /// Frames it holds before it overflows.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Takes everything queued and re-arms the wake-up.
     pub fn drain(&self) -> Drained {
         let mut state = self.state.lock();

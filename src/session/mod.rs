@@ -35,6 +35,11 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Resynchronisations tolerated per minute before a slow client is disconnected: one is a hiccup
 /// (a GC pause, a backgrounded tab), several in a row mean it cannot keep up with its viewport.
 const MAX_RESYNCS_PER_MINUTE: usize = 3;
+/// Largest frame a session writes in one tick, unless one message alone is larger. A new
+/// viewport's tile states (4 MiB for a 2048 x 2048 view) are spread over several ticks instead of
+/// being copied into one frame per session at once: the states themselves are shared `Bytes`,
+/// so waiting in the backlog costs nothing, while a contiguous copy costs each session its size.
+const MAX_FRAME_BYTES: usize = 512 * 1024;
 /// Minimum time between two client-requested resyncs (an identical `SetViewport`).
 const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// A frame the websocket has not accepted for this long means the client stopped reading: its
@@ -79,6 +84,8 @@ pub struct Session<O: Outlet = actix_ws::Session> {
     viewport: Option<Rect>,
     subscriptions: HashMap<TileCoord, u32>,
     next_epoch: u32,
+    /// Frames taken from the queue but not yet sent: what did not fit in the last frame.
+    backlog: VecDeque<crate::canvas::frame_queue::QueuedFrame>,
     /// Encoded replies (paint results, errors) waiting for the next write.
     replies: BytesMut,
     write_scheduled: bool,
@@ -146,6 +153,7 @@ impl<O: Outlet> Session<O> {
             viewport: None,
             subscriptions: HashMap::new(),
             next_epoch: 1,
+            backlog: VecDeque::new(),
             replies: BytesMut::new(),
             write_scheduled: false,
             writing: None,
@@ -220,28 +228,49 @@ impl<O: Outlet> Session<O> {
             return;
         }
         let drained = self.queue.drain();
-        if drained.overflowed && !self.resync(ctx) {
-            return;
+        if drained.overflowed {
+            self.backlog.clear();
+            if !self.resync(ctx) {
+                return;
+            }
         }
-        let board = self.board;
-        let current: Vec<Bytes> = drained
-            .frames
-            .into_iter()
-            .filter(|f| Some(f.board) == board && self.subscriptions.get(&f.tile) == Some(&f.epoch))
-            .map(|f| f.bytes)
-            .collect();
-        let frame = if current.len() == 1 && self.replies.is_empty() {
+        self.backlog.extend(drained.frames);
+        if self.backlog.len() > self.queue.capacity() {
+            // Behind by more than a whole queue even after spreading frames over ticks.
+            self.backlog.clear();
+            if !self.resync(ctx) {
+                return;
+            }
+        }
+        let mut parts: Vec<Bytes> = Vec::new();
+        let mut len = self.replies.len();
+        while let Some(next) = self.backlog.front() {
+            let current = Some(next.board) == self.board
+                && self.subscriptions.get(&next.tile) == Some(&next.epoch);
+            if current && !parts.is_empty() && len + next.bytes.len() > MAX_FRAME_BYTES {
+                break;
+            }
+            let next = self.backlog.pop_front().expect("front exists");
+            if current {
+                len += next.bytes.len();
+                parts.push(next.bytes);
+            }
+        }
+        if !self.backlog.is_empty() {
+            // The rest of a large burst (a new viewport's tile states) goes out next tick.
+            self.schedule_write(ctx);
+        }
+        let frame = if parts.len() == 1 && self.replies.is_empty() {
             // The common case of one tile in view: the tile's bytes go out untouched.
-            current.into_iter().next().expect("one element")
+            parts.pop().expect("one element")
         } else {
-            let len = self.replies.len() + current.iter().map(Bytes::len).sum::<usize>();
             if len == 0 {
                 return;
             }
             let mut out = BytesMut::with_capacity(len);
             out.extend_from_slice(&self.replies);
             self.replies.clear();
-            for bytes in &current {
+            for bytes in &parts {
                 out.extend_from_slice(bytes);
             }
             out.freeze()

@@ -149,6 +149,7 @@ pub struct Client {
     pub updates_received: usize,
     pub states_received: usize,
     pub frames_received: usize,
+    pub largest_frame: usize,
     /// Frames that carried updates of more than one tile.
     pub multi_tile_frames: usize,
     pub closed: Option<(u16, String)>,
@@ -192,6 +193,7 @@ impl Client {
             updates_received: 0,
             states_received: 0,
             frames_received: 0,
+            largest_frame: 0,
             multi_tile_frames: 0,
             closed: None,
         };
@@ -250,6 +252,7 @@ impl Client {
                 Message::Binary(bytes) => {
                     let msgs = protocol::decode_server_frame(&bytes).expect("server frames decode");
                     self.frames_received += 1;
+                    self.largest_frame = self.largest_frame.max(bytes.len());
                     self.apply(&msgs);
                     return Some(msgs);
                 }

@@ -282,3 +282,33 @@ async fn repeating_the_same_viewport_resends_every_tile_state_as_a_resync() {
         .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_large_new_viewport_is_spread_over_bounded_frames_without_losing_tiles() {
+    // 2048 x 2048 in 64-pixel tiles: 1024 tile states of 4 KiB, about 4 MiB in all.
+    let board = "[[boards]]\nid = \"main\"\nwidth = 2048\nheight = 2048\ntile_size = 64\n";
+    let (app, _dir) = spawn_app(board).await;
+    let mut viewer = app.connect().await;
+    let mut painter = app.connect().await;
+
+    viewer.view(0, 0, 2048, 2048).await;
+    painter.paint(1, 2047, 2047, 4).await;
+
+    viewer.wait_for_tiles(1024).await;
+    viewer
+        .until("the paint in the last tile", |c| {
+            c.pixel_at(2047, 2047, 64) == Some(4)
+        })
+        .await;
+    assert!(
+        viewer.frames_received >= 8,
+        "{} frames",
+        viewer.frames_received
+    );
+    assert!(
+        viewer.largest_frame <= 512 * 1024 + 8192,
+        "frame of {} bytes",
+        viewer.largest_frame
+    );
+    app.stop().await;
+}
