@@ -18,7 +18,7 @@ use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tessera::canvas::frame_queue::{FrameQueue, QueuedFrame};
 use tessera::canvas::tile_buffer::TileBuffer;
-use tessera::geometry::{BoardGeometry, TileCoord};
+use tessera::geometry::{BoardGeometry, Rect, TileCoord};
 
 /// Board edge of the target scenario (pixels).
 const BOARD_EDGE: u32 = 1000;
@@ -71,8 +71,9 @@ fn paints_per_tile_tick(tile_size: u32) -> usize {
 }
 
 /// Tiles of the 1000x1000 board, i.e. the tiles one overview session views and so the frames
-/// its queue collects per tick when every tile changes (which at the target load they do:
-/// even a 32-pixel tile sees ~1.3 paints a tick).
+/// its queue collects per tick when every tile changes. At the target load nearly all do; at
+/// tile size 32 (1.3 paints a tick on average) about a quarter see no paint in a given tick, so
+/// there the queue depth is somewhat overstated.
 fn board_tiles(tile_size: u32) -> usize {
     geometry(tile_size).tile_count()
 }
@@ -81,21 +82,21 @@ fn geometry(tile_size: u32) -> BoardGeometry {
     BoardGeometry::new(BOARD_EDGE, BOARD_EDGE, tile_size).expect("valid bench geometry")
 }
 
-/// A full interior tile (1, 1) of the board, with a background-filled buffer.
-fn tile_buffer(tile_size: u32) -> (TileCoord, TileBuffer) {
-    let g = geometry(tile_size);
-    let coord = g
-        .tile(1, 1)
-        .expect("tile (1, 1) exists for every bench tile size");
-    let rect = g.tile_rect(coord);
-    let buffer = TileBuffer::new(
+/// A full `tile_size` tile at `coord`, filled with the background.
+fn tile_buffer(tile_size: u32, coord: TileCoord) -> TileBuffer {
+    let rect = Rect {
+        x: u32::from(coord.tx) * tile_size,
+        y: u32::from(coord.ty) * tile_size,
+        width: tile_size,
+        height: tile_size,
+    };
+    TileBuffer::new(
         BOARD,
         coord,
         rect,
         vec![BACKGROUND; rect.area() as usize],
         0,
-    );
-    (coord, buffer)
+    )
 }
 
 /// A session's queue as the server sizes it for an overview of the board: the update budget
@@ -110,7 +111,8 @@ struct Subscription {
     epoch: u32,
 }
 
-/// The subscribers of one tile, keyed by session id like the tile actor's map.
+/// The subscribers of every tile, keyed by session id like the tile actor's map. Every tile has
+/// the same ones: they are overview sessions.
 fn subscribers(n: usize, tile_size: u32) -> HashMap<u64, Subscription> {
     (0..n as u64)
         .map(|id| {
@@ -123,43 +125,28 @@ fn subscribers(n: usize, tile_size: u32) -> HashMap<u64, Subscription> {
         .collect()
 }
 
-/// Empties every subscriber's queue, as the sessions do once a tick. Called from the (unmeasured)
-/// setup of each input.
+/// Empties every subscriber's queue, as each session does once a tick, and checks that none
+/// overflowed (an overflowing queue refuses pushes, which would make them look cheap).
 fn drain_all(subs: &HashMap<u64, Subscription>) {
     for sub in subs.values() {
-        drop(sub.queue.drain());
+        assert!(!sub.queue.drain().overflowed, "a bench queue overflowed");
     }
 }
 
-/// One tick's input for one tile: a buffer that has already lived through one tick (so its
-/// pending list has capacity, as in a long-lived tile) and the paints that arrive this tick.
-struct TickInput {
-    buffer: TileBuffer,
-    paints: Vec<(u32, u8)>,
-}
-
-fn tick_input(tile_size: u32, paints: Vec<(u32, u8)>) -> TickInput {
-    let (_, mut buffer) = tile_buffer(tile_size);
-    for &(offset, color) in &paints {
-        buffer.paint(offset, color);
-    }
-    buffer.flush();
-    TickInput { buffer, paints }
-}
-
-/// The measured tick: the tile's `Paint` handler for each paint, then `Tile::flush`: apply,
-/// coalesce and encode once, count, and push one `QueuedFrame` sharing the batch's bytes to
-/// every subscriber. Returns the input so dropping it is not measured.
+/// The measured tick of one tile: the tile's `Paint` handler for each paint, then `Tile::flush`:
+/// apply, coalesce and encode once, count, and push one `QueuedFrame` sharing the batch's bytes
+/// to every subscriber.
 fn tick(
-    mut input: TickInput,
+    buffer: &mut TileBuffer,
     coord: TileCoord,
+    paints: &[(u32, u8)],
     subs: &HashMap<u64, Subscription>,
     applied: &AtomicU64,
-) -> TickInput {
-    for &(offset, color) in &input.paints {
-        input.buffer.paint(offset, color);
+) {
+    for &(offset, color) in paints {
+        buffer.paint(offset, color);
     }
-    if let Some(batch) = input.buffer.flush() {
+    if let Some(batch) = buffer.flush() {
         applied.fetch_add(batch.version - batch.base_version, Ordering::Relaxed);
         for sub in subs.values() {
             sub.queue.push(QueuedFrame {
@@ -170,7 +157,6 @@ fn tick(
             });
         }
     }
-    input
 }
 
 /// `count` paints at uniformly random pixels of a `tile_size` tile, random colours.
@@ -181,28 +167,53 @@ fn random_paints(rng: &mut XorShift, tile_size: u32, count: usize) -> Vec<(u32, 
         .collect()
 }
 
+/// Board ticks whose paints are generated up front and replayed in turn, so the measured loop
+/// and its setup allocate nothing of their own and every run replays the same paints.
+const ROUNDS: usize = 4;
+
 /// Benchmarks one tile tick with `n_subs` subscribers and paints from `make_paints`.
 ///
-/// Batching: each `iter_batched` batch is `board_tiles(tile_size)` ticks of different tile
-/// buffers pushing into the same subscriber queues, exactly what an overview session's queue
-/// collects in one real tick; the setup drains the queues before each batch so they never
-/// overflow, and each push starts from a freshly drained queue as in the server.
+/// The model is a whole board ticking, as in the server: `board_tiles(tile_size)` long-lived tile
+/// buffers (one per tile of the 1000x1000 board, so the pixels total one board, and each buffer
+/// keeps its pending list's capacity from tick to tick) take turns, each iteration being one
+/// tile's tick, all pushing into the same subscriber queues. The (unmeasured) setup drains the
+/// queues when the turn comes back to the first tile, as the sessions do once a tick, so each
+/// queue grows from empty to one frame per tile per tick, exactly what an overview session's
+/// queue holds at the target load, and never overflows. Creating the buffers, the queues and the
+/// paints is done once, outside the measurement.
 fn bench_tick(
     b: &mut criterion::Bencher<'_>,
     tile_size: u32,
     n_subs: usize,
     mut make_paints: impl FnMut() -> Vec<(u32, u8)>,
 ) {
-    let (coord, _) = tile_buffer(tile_size);
+    let tiles: Vec<TileCoord> = geometry(tile_size).all_tiles().collect();
     let subs = subscribers(n_subs, tile_size);
     let applied = AtomicU64::new(0);
+    // Every tile has lived through one tick already, as in a running server.
+    let mut buffers: Vec<TileBuffer> = tiles
+        .iter()
+        .map(|&coord| {
+            let mut buffer = tile_buffer(tile_size, coord);
+            tick(&mut buffer, coord, &make_paints(), &subs, &applied);
+            buffer
+        })
+        .collect();
+    let schedule: Vec<Vec<(u32, u8)>> = (0..ROUNDS * tiles.len()).map(|_| make_paints()).collect();
+    let mut next = 0;
     b.iter_batched(
         || {
-            drain_all(&subs);
-            tick_input(tile_size, make_paints())
+            let turn = next;
+            next = (next + 1) % schedule.len();
+            if turn % tiles.len() == 0 {
+                drain_all(&subs);
+            }
+            (turn % tiles.len(), schedule[turn].as_slice())
         },
-        |input| tick(input, coord, &subs, &applied),
-        BatchSize::NumIterations(board_tiles(tile_size) as u64),
+        |(tile, paints)| tick(&mut buffers[tile], tiles[tile], paints, &subs, &applied),
+        // One board tick per timed batch; a batch cut short at the end of a sample only lets a
+        // queue reach two ticks' worth of frames, far below its capacity.
+        BatchSize::NumIterations(tiles.len() as u64),
     );
     drain_all(&subs);
 }
@@ -212,8 +223,8 @@ fn bench_tick(
 /// paints, so the per-paint cost of each tile size can be compared directly.
 fn tick_tile_size(c: &mut Criterion) {
     let mut group = c.benchmark_group("tick/tile_size");
-    // 32..256: the tile sizes worth considering for a 1000x1000 board (16 is per-tile overhead,
-    // 512+ is a quarter of the board on one actor).
+    // 32..256: the tile sizes worth considering for a 1000x1000 board (16 is all per-tile
+    // overhead, 512 puts a quarter of the board on one actor).
     for tile_size in [32u32, 64, 128, 256] {
         let paints = paints_per_tile_tick(tile_size);
         group.throughput(Throughput::Elements(paints as u64));
@@ -232,11 +243,11 @@ fn tick_tile_size(c: &mut Criterion) {
 }
 
 /// Group 2: fan-out cost versus subscriber count at tile size 64 and its 5 paints a tick.
-/// 1 = a tile only one viewer watches, 10 and 100 = popular regions, 1000 = five times the
+/// 1 = a tile only one viewer watches, 10 and 100 = more popular regions, 1000 = five times the
 /// target's 200 overview sessions. Throughput is in subscribers (frames pushed).
 fn tick_subscribers(c: &mut Criterion) {
     const TILE_SIZE: u32 = 64;
-    // 64 * 64 / 1e6 of 1,280 paints a tick, rounded.
+    // 64 * 64 / 1e6 of the board's 1,280 paints a tick, rounded.
     const PAINTS: usize = 5;
     let mut group = c.benchmark_group("tick/subscribers");
     for n_subs in [1usize, 10, 100, 1000] {
@@ -263,10 +274,10 @@ fn tick_coalesce(c: &mut Criterion) {
     group.throughput(Throughput::Elements(PAINTS as u64));
     group.bench_function("10_pixels", |b| {
         let mut rng = XorShift::new(0x5eed_0003);
-        let hot: Vec<u32> = (0..HOT_PIXELS)
-            .map(|_| rng.below(u64::from(area)) as u32)
-            .collect();
         bench_tick(b, TILE_SIZE, OVERVIEW_SESSIONS, || {
+            let hot: Vec<u32> = (0..HOT_PIXELS)
+                .map(|_| rng.below(u64::from(area)) as u32)
+                .collect();
             (0..PAINTS)
                 .map(|_| (hot[rng.below(HOT_PIXELS as u64) as usize], rng.color()))
                 .collect()
@@ -290,86 +301,92 @@ fn tick_coalesce(c: &mut Criterion) {
     group.finish();
 }
 
-/// The encoded `TileUpdate` of one tick of tile `(tx, ty)` at tile size 64: 5 paints, ~60 bytes.
-fn update_bytes(rng: &mut XorShift, tx: u32, ty: u32) -> (TileCoord, Bytes) {
+/// The encoded `TileUpdate` of one tick of tile `coord` at tile size 64: 5 paints, 59 bytes
+/// (34 + 5 x 5, docs/protocol.md).
+fn update_bytes(rng: &mut XorShift, coord: TileCoord) -> Bytes {
     const TILE_SIZE: u32 = 64;
-    let g = geometry(TILE_SIZE);
-    let coord = g.tile(tx, ty).expect("tile on the board");
-    let rect = g.tile_rect(coord);
-    let mut buffer = TileBuffer::new(
-        BOARD,
-        coord,
-        rect,
-        vec![BACKGROUND; rect.area() as usize],
-        0,
-    );
+    let mut buffer = tile_buffer(TILE_SIZE, coord);
     for _ in 0..5 {
-        buffer.paint(rng.below(rect.area()) as u32, rng.color());
+        buffer.paint(
+            rng.below(u64::from(TILE_SIZE * TILE_SIZE)) as u32,
+            rng.color(),
+        );
     }
-    (coord, buffer.flush().expect("paints were queued").bytes)
+    buffer.flush().expect("paints were queued").bytes
 }
 
 /// The measured session write, replicating `Session::write` on public types: drain the queue,
 /// keep the frames of the current board and subscription epochs, then send a lone frame as is or
-/// concatenate everything (after the pending replies, none here) into one `Bytes`. Returns the
-/// queue too so its deallocation is not measured.
+/// concatenate everything (after the pending replies) into one `Bytes`.
 fn session_write(
-    queue: Arc<FrameQueue>,
+    queue: &FrameQueue,
     board: Option<u16>,
     subscriptions: &HashMap<TileCoord, u32>,
     replies: &mut BytesMut,
-) -> (Arc<FrameQueue>, Option<Bytes>) {
+) -> Option<Bytes> {
     let drained = queue.drain();
-    assert!(
-        !drained.overflowed,
-        "bench queues are sized not to overflow"
-    );
+    assert!(!drained.overflowed, "a bench queue overflowed");
     let current: Vec<Bytes> = drained
         .frames
         .into_iter()
         .filter(|f| Some(f.board) == board && subscriptions.get(&f.tile) == Some(&f.epoch))
         .map(|f| f.bytes)
         .collect();
-    let frame = if current.len() == 1 && replies.is_empty() {
-        current.into_iter().next()
-    } else {
-        let len = replies.len() + current.iter().map(Bytes::len).sum::<usize>();
-        if len == 0 {
-            return (queue, None);
-        }
-        let mut out = BytesMut::with_capacity(len);
-        out.extend_from_slice(replies);
-        replies.clear();
-        for bytes in &current {
-            out.extend_from_slice(bytes);
-        }
-        Some(out.freeze())
-    };
-    (queue, frame)
+    if current.len() == 1 && replies.is_empty() {
+        // The common case of one tile in view: the tile's bytes go out untouched.
+        return current.into_iter().next();
+    }
+    let len = replies.len() + current.iter().map(Bytes::len).sum::<usize>();
+    if len == 0 {
+        return None;
+    }
+    let mut out = BytesMut::with_capacity(len);
+    out.extend_from_slice(replies);
+    replies.clear();
+    for bytes in &current {
+        out.extend_from_slice(bytes);
+    }
+    Some(out.freeze())
 }
 
 /// Group 3: the per-session, per-tick cost of collecting a tick's frames into one websocket
 /// frame. K = tiles in view that changed this tick: 1 = zoomed in on one tile (the frame goes out
 /// untouched, no copy), 16 = a 4x4-tile window (256x256 pixels at tile 64), 256 = the overview
 /// of the whole 1000x1000 board at tile 64 (16x16 tiles, every one of which changes each tick at
-/// the target load). Each frame is one tile's ~60-byte update (5 paints). Throughput in frames.
+/// the target load). Each frame is one tile's 59-byte update (5 paints). Throughput in frames.
+///
+/// The model is the 200 target sessions writing once each per tick: 200 long-lived queues, the
+/// (unmeasured) setup queues session i's K frames as the tiles would, the measured routine is its
+/// write. The frame is dropped inside the measurement (the websocket frees it once sent), so the
+/// timed loop reuses memory as the server does instead of freeing 200 frames at once.
 fn session_write_group(c: &mut Criterion) {
+    const TILE_SIZE: u32 = 64;
     let mut group = c.benchmark_group("session/write");
     for k in [1u32, 16, 256] {
         let side = k.isqrt();
         let mut rng = XorShift::new(0x5eed_0005 ^ u64::from(k));
         let frames: Vec<(TileCoord, Bytes)> = (0..k)
-            .map(|i| update_bytes(&mut rng, i % side, i / side))
+            .map(|i| {
+                let coord = geometry(TILE_SIZE)
+                    .tile(i % side, i / side)
+                    .expect("tile on the board");
+                (coord, update_bytes(&mut rng, coord))
+            })
             .collect();
         let subscriptions: HashMap<TileCoord, u32> =
             frames.iter().map(|&(coord, _)| (coord, EPOCH)).collect();
+        let queues: Vec<Arc<FrameQueue>> = (0..OVERVIEW_SESSIONS)
+            .map(|_| session_queue(TILE_SIZE))
+            .collect();
         group.throughput(Throughput::Elements(u64::from(k)));
         group.bench_with_input(BenchmarkId::from_parameter(k), &k, |b, _| {
             let mut replies = BytesMut::new();
+            let mut next = 0;
             b.iter_batched(
                 || {
-                    // What the tiles pushed during the tick (frame bytes shared, as in fan-out).
-                    let queue = session_queue(64);
+                    // What the tiles pushed during the tick (bytes shared, as in the fan-out).
+                    let queue = &queues[next];
+                    next = (next + 1) % queues.len();
                     for (coord, bytes) in &frames {
                         queue.push(QueuedFrame {
                             board: BOARD,
@@ -380,8 +397,17 @@ fn session_write_group(c: &mut Criterion) {
                     }
                     queue
                 },
-                |queue| session_write(queue, Some(BOARD), &subscriptions, &mut replies),
-                BatchSize::SmallInput,
+                |queue| {
+                    drop(session_write(
+                        queue,
+                        Some(BOARD),
+                        &subscriptions,
+                        &mut replies,
+                    ))
+                },
+                // One tick of the 200 sessions per timed batch. A batch never repeats a queue and
+                // each routine drains the queue its own setup filled: at most K frames queued.
+                BatchSize::NumIterations(queues.len() as u64),
             );
         });
     }
