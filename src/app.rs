@@ -8,7 +8,6 @@ use actix::Addr;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 
-use crate::canvas::Canvas;
 use crate::canvas::supervisor::{Shutdown, StartError, Supervisor};
 use crate::http::{self, AppState};
 use crate::settings::Settings;
@@ -36,7 +35,6 @@ pub struct Application {
     stop: StopHandle,
     server: Server,
     supervisor: Addr<Supervisor>,
-    canvas: Arc<Canvas>,
 }
 
 impl Application {
@@ -54,7 +52,7 @@ impl Application {
         let max_connections = settings.limits.max_connections;
         let (shutdown_tx, shutting_down) = tokio::sync::watch::channel(false);
         let state = web::Data::new(AppState {
-            canvas: Arc::clone(&canvas),
+            canvas,
             settings: Arc::new(settings),
             connections: Arc::new(AtomicUsize::new(0)),
             next_session_id: AtomicU64::new(1),
@@ -87,21 +85,12 @@ impl Application {
             stop,
             server,
             supervisor,
-            canvas,
         })
     }
 
     /// The address actually bound (the real port when the settings asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
-    }
-
-    pub fn canvas(&self) -> &Arc<Canvas> {
-        &self.canvas
-    }
-
-    pub fn supervisor(&self) -> Addr<Supervisor> {
-        self.supervisor.clone()
     }
 
     /// Stops the server gracefully from anywhere (tests; SIGINT/SIGTERM do the same).

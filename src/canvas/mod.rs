@@ -122,9 +122,4 @@ impl Canvas {
                 }
             })
     }
-
-    /// Gives back a cooldown turn taken by a paint that was then not applied.
-    pub fn refund(&self, user: &UserToken, board: u16) {
-        self.cooldowns.refund(user, board);
-    }
 }

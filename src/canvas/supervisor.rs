@@ -193,7 +193,6 @@ fn start_boards(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
     Periodic,
-    Requested,
     /// At shutdown: includes the paints of the current tick.
     Final,
 }
@@ -218,7 +217,7 @@ async fn snapshot_all(
                 return report;
             }
         },
-        Pass::Requested | Pass::Final => save_lock.lock().await,
+        Pass::Final => save_lock.lock().await,
     };
     let flush_pending = pass == Pass::Final;
     for (board, store_index) in canvas.boards().iter().zip(0..) {
@@ -291,19 +290,6 @@ impl Actor for Supervisor {
         ctx.run_interval(Duration::from_secs(60), move |_, _| {
             canvas.cooldowns().prune(tokio::time::Instant::now());
         });
-    }
-}
-
-/// Write every dirty tile now.
-#[derive(Message)]
-#[rtype(result = "SnapshotReport")]
-pub struct SnapshotNow;
-
-impl Handler<SnapshotNow> for Supervisor {
-    type Result = ResponseFuture<SnapshotReport>;
-
-    fn handle(&mut self, _: SnapshotNow, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.snapshot_pass(Pass::Requested))
     }
 }
 

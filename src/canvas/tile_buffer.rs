@@ -66,10 +66,6 @@ impl TileBuffer {
         self.version + self.pending.len() as u64
     }
 
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
     pub fn pixels(&self) -> &[u8] {
         &self.pixels
     }

@@ -59,7 +59,6 @@ pub async fn upgrade(
         user,
         canvas: state.canvas.clone(),
         limits: limits.clone(),
-        tick: state.settings.server.tick,
         ws,
         slot,
         shutting_down: state.shutting_down.clone(),

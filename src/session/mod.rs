@@ -110,7 +110,6 @@ pub struct SessionParts<O: Outlet = actix_ws::Session> {
     pub user: UserToken,
     pub canvas: Arc<Canvas>,
     pub limits: LimitSettings,
-    pub tick: Duration,
     pub ws: O,
     pub slot: ConnectionSlot,
     pub shutting_down: tokio::sync::watch::Receiver<bool>,

@@ -54,7 +54,6 @@ pub struct InProcessConfig {
 pub struct InProcessServer {
     canvas: Arc<Canvas>,
     limits: LimitSettings,
-    tick: Duration,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     open: Arc<AtomicUsize>,
@@ -77,7 +76,6 @@ impl InProcessServer {
         ));
         let settings = settings(&config, &data_dir)?;
         let limits = settings.limits.clone();
-        let tick = settings.server.tick;
         let session_arbiters = settings.server.workers;
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -112,7 +110,6 @@ impl InProcessServer {
         Ok(Arc::new(Self {
             canvas,
             limits,
-            tick,
             arbiters,
             next_arbiter: AtomicUsize::new(0),
             open: Arc::new(AtomicUsize::new(0)),
@@ -135,7 +132,6 @@ impl InProcessServer {
             user: UserToken::generate(),
             canvas: Arc::clone(&self.canvas),
             limits: self.limits.clone(),
-            tick: self.tick,
             ws: ChannelOutlet(outlet),
             slot,
             shutting_down: self.shutting_down.clone(),
