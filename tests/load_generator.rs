@@ -2,74 +2,20 @@
 //! every viewer that should see it, exactly once. Correctness only: timings are never asserted,
 //! so the tests hold on a loaded two-core CI machine.
 
-use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use tessera::app::{Application, StopHandle};
-use tessera::settings::{Settings, Sources};
+
+// The integration tests' own `spawn_app` (real server, port 0, temp data dir); this binary uses
+// only part of it.
+#[allow(dead_code)]
+#[path = "api/helpers.rs"]
+mod helpers;
 
 /// 256x256 pixels in 64-pixel tiles: 16 tiles, small enough to keep the runs short.
 const SMALL_BOARD: &str = "[[boards]]\nid = \"main\"\nwidth = 256\nheight = 256\ntile_size = 64\n";
 /// Viewers per run, and the `sessions_connected` every run must reach.
 const SESSIONS: &str = "20";
-
-/// A running server on a random port with its own data directory (as `tests/api/helpers.rs`).
-struct TestServer {
-    addr: SocketAddr,
-    handle: StopHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    async fn spawn() -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let settings = settings(dir.path());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let app = Application::build(settings).expect("server builds");
-                let _ = tx.send((app.local_addr(), app.stop_handle()));
-                app.run_until_stopped().await.expect("server runs");
-            });
-        });
-        let (addr, handle) = rx.await.expect("server thread reports");
-        TestServer {
-            addr,
-            handle,
-            thread: Some(thread),
-            _dir: dir,
-        }
-    }
-
-    fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
-    }
-
-    async fn stop(mut self) {
-        self.handle.stop().await;
-        let thread = self.thread.take().expect("running");
-        tokio::task::spawn_blocking(move || thread.join().expect("server thread ends"))
-            .await
-            .expect("joined");
-    }
-}
-
-fn settings(data_dir: &Path) -> Settings {
-    let base = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\ntile_arbiters = 2\n[storage]\ndata_dir = {:?}\n",
-        data_dir.display().to_string()
-    );
-    Settings::load(&Sources {
-        local_file: false,
-        config_file: None,
-        overrides: vec![base, SMALL_BOARD.to_owned()],
-        env: vec![],
-    })
-    .expect("test settings are valid")
-}
 
 /// Runs the generator binary with the common small load plus `extra`; returns its JSON report.
 async fn generate(extra: &[&str]) -> Value {
@@ -129,7 +75,7 @@ fn assert_every_paint_delivered_once(report: &Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uniform_viewers_receive_every_paint_once() {
-    let server = TestServer::spawn().await;
+    let (server, _dir) = helpers::spawn_app(SMALL_BOARD).await;
     let url = server.ws_url();
     let report = generate(&["--url", &url, "--scenario", "uniform", "--zoom", "4"]).await;
     assert_every_paint_delivered_once(&report);
@@ -138,7 +84,7 @@ async fn uniform_viewers_receive_every_paint_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn overview_viewers_receive_every_paint() {
-    let server = TestServer::spawn().await;
+    let (server, _dir) = helpers::spawn_app(SMALL_BOARD).await;
     let url = server.ws_url();
     let report = generate(&["--url", &url, "--scenario", "overview"]).await;
     assert_every_paint_delivered_once(&report);
@@ -153,7 +99,7 @@ async fn overview_viewers_receive_every_paint() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hotspot_viewers_receive_every_paint_once() {
-    let server = TestServer::spawn().await;
+    let (server, _dir) = helpers::spawn_app(SMALL_BOARD).await;
     let url = server.ws_url();
     let report = generate(&["--url", &url, "--scenario", "hotspot", "--zoom", "16"]).await;
     assert_every_paint_delivered_once(&report);
@@ -163,7 +109,7 @@ async fn hotspot_viewers_receive_every_paint_once() {
 /// At zoom 16 a viewport (120x68) is smaller than the board, so panning changes its tiles.
 #[tokio::test(flavor = "multi_thread")]
 async fn panning_viewers_miss_nothing_outside_their_moves() {
-    let server = TestServer::spawn().await;
+    let (server, _dir) = helpers::spawn_app(SMALL_BOARD).await;
     let url = server.ws_url();
     let report = generate(&[
         "--url",
