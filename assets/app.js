@@ -1,25 +1,50 @@
-// Tessera's minimal browser client: shows the first board of the server and paints on it.
+// Tessera's browser client: wires the connection, the tile caches, the camera, input, renderer
+// and controls together, and owns the rules that tie them:
 //
-// One websocket (docs/protocol.md), one viewport (the whole board when it fits in
-// `limits.maxViewportArea`, else its top-left corner), a copy of every tile in view, one <canvas>
-// with one canvas pixel per board pixel, scaled by CSS with integer zoom. Only changed tiles are
-// redrawn: each tile keeps an ImageData that updates write into, and the tiles touched by a frame
-// are put on the canvas once that frame is processed.
+// * which data the view shows (camera.js `chooseLevel`): live full-resolution tiles over the
+//   websocket when zoomed in, downsampled overview tiles over HTTP when zoomed out;
+// * which tiles are subscribed: those in view plus a margin of one tile, re-sent (debounced)
+//   only when the view leaves the subscribed rectangle or shrinks well inside it; tiles out of
+//   it are dropped from memory;
+// * painting: optimistic, rolled back with the server's reason when rejected; the cooldown
+//   timer follows the server's answers;
+// * the URL hash `#board,x,y,zoom` names the view; reload or a shared link restores it.
 //
-// Tests read `window.tessera` (see the end of the file).
+// Tests and the console read `window.tessera` (end of file).
 
-import { PROTOCOL_VERSION, decodeServerFrame, encodeClient } from './protocol.js';
+import {
+  Camera,
+  PAINT_MIN_SCALE,
+  cellRange,
+  chooseLevel,
+  containsRect,
+  forEachCell,
+  formatHash,
+  parseHash,
+  tileAlignedRect,
+} from './camera.js';
+import { Connection } from './connection.js';
+import { Input, ZOOM_STEP } from './input.js';
+import { OverviewLoader } from './overview.js';
+import { Renderer } from './renderer.js';
+import { LiveTiles, paletteWords } from './tiles.js';
+import { Ui, hex } from './ui.js';
 
-const TOKEN_KEY = 'tessera.token';
-/** The page shows the first board of the Welcome. */
-const BOARD = 0;
-const MAX_ZOOM = 40;
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 15000;
+/** Trailing debounce of the viewport message while the view moves... */
+const VIEWPORT_DEBOUNCE_MS = 100;
+/** ...but during a long pan, one at least this often (at most ~4/s: the server allows 1000). */
+const VIEWPORT_MAX_WAIT_MS = 250;
+const HASH_DEBOUNCE_MS = 250;
+/** Tiles subscribed around the view on each side, so a short pan needs no new subscription. */
+const LIVE_MARGIN_TILES = 1;
+/** A subscription this many times larger than what the view needs is narrowed (zooming in). */
+const SHRINK_FACTOR = 3;
+/** Scale a tap on a zoomed-out view zooms to, so the next tap can hit one pixel. */
+const TAP_ZOOM_SCALE = 8;
 /** An accepted paint is drawn from our own copy until its TileUpdate arrives, or this long. */
 const ACCEPTED_OVERLAY_MS = 2000;
-/** Colour of the canvas where no tile has arrived yet. */
-const UNLOADED = '#c8ccd0';
+/** Overview tile edge when the server's board JSON cannot be read (its documented value). */
+const DEFAULT_OVERVIEW_TILE = 256;
 
 const REJECT_TEXT = {
   Cooldown: 'cooldown',
@@ -27,44 +52,38 @@ const REJECT_TEXT = {
   OutOfBounds: 'outside the board',
   InvalidColor: 'not a palette colour',
   RateLimited: 'too many messages',
-  Unavailable: 'server unavailable',
+  Unavailable: 'server busy, try again',
 };
 
-const $ = (id) => document.getElementById(id);
-const canvas = $('board');
-const ctx = canvas.getContext('2d');
-const stage = $('stage');
-const paletteBar = $('palette');
-const statusLine = $('status');
-const connectionBadge = $('connection');
-const zoomLevel = $('zoom-level');
-const zoomIn = $('zoom-in');
-const zoomOut = $('zoom-out');
+const canvas = document.getElementById('board');
+const ui = new Ui({
+  select: (i) => select(i),
+  zoomIn: () => input.zoomBy(ZOOM_STEP),
+  zoomOut: () => input.zoomBy(1 / ZOOM_STEP),
+  fit: () => {
+    camera?.fit();
+    viewChanged();
+  },
+});
 
-let socket = null;
-/** 'connecting' | 'open' (Welcome received) | 'closed'. */
+/** 'connecting' | 'open' (Welcome received and the board set up) | 'closed' | 'fatal'. */
 let state = 'connecting';
-let attempt = 0;
-let reconnectTimer = 0;
-/** Set when reconnecting cannot help (an unknown protocol version). */
-let fatal = false;
-
 let limits = null;
+/** The board shown: Welcome's BoardInfo plus `index` and `overview` from the board JSON. */
 let board = null;
-/** Palette index → RGBA pixel as one 32-bit word in the platform's byte order (for ImageData). */
 let colours = new Uint32Array(0);
-/** The clipped rectangle we watch: `{x, y, width, height}` in board pixels. */
-let viewport = null;
-/** Tiles in view, as "tx,ty" keys. */
-let viewKeys = new Set();
-
-/** "tx,ty" → {tx, ty, x, y, width, height, version, pixels, image, words}. */
-const tiles = new Map();
-/** Tiles whose TileState is due after our last SetViewport; gaps in them need no new resync. */
-const awaiting = new Set();
-/** Tiles whose ImageData changed since the last flush. */
-const dirty = new Set();
+let camera = null;
+/** 0: live tiles; n >= 1: overview level n. */
+let level = 0;
+/** The rectangle of the last SetViewport (null: none this connection; width 0: unsubscribed). */
+let subscribed = null;
+/** Keys "tx,ty" of the tiles in `subscribed`. */
+let subscribedKeys = new Set();
+const live = new LiveTiles();
+let overview = null;
 let resyncWanted = false;
+/** Bumped on every connection, so an async setup for an old one is dropped. */
+let generation = 0;
 
 /** Optimistic paints: "x,y" → {seq, color, accepted, sawUpdate}; drawn over the tile copy. */
 const overlay = new Map();
@@ -72,146 +91,66 @@ const overlay = new Map();
 const pending = new Map();
 let nextSeq = 1;
 let selected = 0;
-let zoom = 0;
 let lastResult = null;
-let cooldownUntil = 0;
-let cooldownTimer = 0;
-let cooldownText = '';
 
-// ---------------------------------------------------------------------------------------------
-// Status
-
-function setStatus(text, kind = 'info') {
-  statusLine.textContent = text;
-  statusLine.dataset.kind = kind;
-}
-
-function setState(next, text) {
-  state = next;
-  connectionBadge.dataset.state = next;
-  connectionBadge.textContent = text;
-}
-
-function seconds(ms) {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
-
-function startCooldown(ms, text) {
-  cooldownUntil = Date.now() + ms;
-  cooldownText = text;
-  clearInterval(cooldownTimer);
-  const tick = () => {
-    const left = cooldownUntil - Date.now();
-    if (left <= 0) {
-      clearInterval(cooldownTimer);
-      cooldownTimer = 0;
-      canvas.style.cursor = '';
-      if (state === 'open') setStatus('Ready: pick a colour and click the board to paint.');
-    } else {
-      canvas.style.cursor = 'wait';
-      // While disconnected the status line tells about the connection instead.
-      if (state === 'open') setStatus(`${cooldownText} You can paint again in ${seconds(left)}.`, 'wait');
-    }
-  };
-  tick();
-  cooldownTimer = setInterval(tick, 100);
-}
+let viewportTimer = 0;
+let viewportDueBy = 0;
+let hashTimer = 0;
+/** The hash we wrote last, to tell our own updates from the user's edits. */
+let writtenHash = '';
+/** performance.now() when every tile of the view was first on screen. */
+let firstFullView = null;
+const viewportsSent = [];
 
 // ---------------------------------------------------------------------------------------------
 // Connection
 
-function readToken() {
-  try {
-    return localStorage.getItem(TOKEN_KEY);
-  } catch {
-    return null;
-  }
-}
-
-function writeToken(token) {
-  try {
-    if (token === null) localStorage.removeItem(TOKEN_KEY);
-    else localStorage.setItem(TOKEN_KEY, token);
-  } catch {
-    // Storage refused (private mode): the server issues a new identity on every connection.
-  }
-}
-
-function connect() {
-  reconnectTimer = 0;
-  setState('connecting', 'connecting…');
-  const token = readToken();
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const query = token ? `?token=${encodeURIComponent(token)}` : '';
-  const ws = new WebSocket(`${scheme}://${location.host}/ws${query}`);
-  ws.binaryType = 'arraybuffer';
-  socket = ws;
-  ws.onmessage = (event) => {
-    if (socket !== ws) return;
-    if (typeof event.data === 'string') {
-      setStatus('The server sent a text frame; ignored.', 'error');
-      return;
+const connection = new Connection({
+  state: (next, detail) => {
+    if (next === 'connecting') {
+      state = 'connecting';
+      ui.connection('connecting', 'connecting…');
+    } else if (next === 'open') {
+      // 'open' once the board is set up (onWelcome).
+      ui.connection('connecting', 'loading…');
+    } else if (next === 'closed') {
+      disconnected(detail);
+    } else if (next === 'fatal') {
+      state = 'fatal';
+      ui.connection('closed', 'disconnected');
+      ui.status(`Cannot use this server: ${detail.message}.`, 'error');
     }
-    let messages;
-    try {
-      messages = decodeServerFrame(event.data);
-    } catch (e) {
-      setStatus(`Unreadable message from the server (${e.message}); reconnecting.`, 'error');
-      ws.close(1000, 'unreadable frame');
-      return;
-    }
-    for (const msg of messages) {
-      handle(msg);
-      if (socket !== ws) return;
-    }
+  },
+  frame: (messages) => {
+    for (const msg of messages) handle(msg);
     if (resyncWanted) {
       resyncWanted = false;
-      // 6.3 of the protocol: re-sending the current SetViewport unchanged asks for a fresh
-      // TileState of every tile in view.
-      sendViewport();
+      // Protocol 6.3: re-sending the current SetViewport unchanged asks for a fresh TileState of
+      // every tile in view.
+      if (subscribed && subscribed.width > 0) sendViewport(subscribed);
     }
-    flush();
-  };
-  ws.onclose = (event) => {
-    if (socket !== ws) return;
-    socket = null;
-    disconnected(event.code, event.reason);
-  };
-}
+    redraw();
+  },
+});
 
-function send(msg) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(encodeClient(msg));
-}
-
-function disconnected(code, reason) {
-  // Versions are only comparable within one connection (6.3): everything is fetched again.
-  tiles.clear();
-  awaiting.clear();
-  dirty.clear();
+function disconnected({ code, reason, retryInMs }) {
+  state = 'closed';
+  generation += 1;
+  // Versions are only comparable within one connection (6.3): live tiles are fetched again.
+  // Meanwhile the view shows the overview, not stale live tiles that might hide paints made
+  // while we were away.
+  live.clear();
+  subscribed = null;
+  subscribedKeys = new Set();
   pending.clear();
   const stale = [...overlay.keys()];
   overlay.clear();
   for (const key of stale) redrawPixel(key);
-  if (fatal) {
-    setState('closed', 'disconnected');
-    return;
-  }
-  let delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
-  delay = Math.round(delay * (0.5 + Math.random() / 2));
-  attempt += 1;
-  if (code === 4003) {
-    // The stored token is malformed: forget it and get a new identity right away.
-    writeToken(null);
-    delay = 0;
-  }
-  setState('closed', 'disconnected');
+  ui.connection('closed', 'offline');
   const why = reason ? `${code}: ${reason}` : `code ${code}`;
-  setStatus(`Connection lost (${why}); reconnecting in ${seconds(delay)}.`, 'error');
-  reconnectTimer = setTimeout(connect, delay);
+  ui.status(`Connection lost (${why}); reconnecting in ${(retryInMs / 1000).toFixed(1)} s.`, 'error');
+  redraw();
 }
-
-// ---------------------------------------------------------------------------------------------
-// Server messages
 
 function handle(msg) {
   switch (msg.type) {
@@ -224,149 +163,229 @@ function handle(msg) {
     case 'PaintResult':
       return onPaintResult(msg);
     case 'Error':
-      return setStatus(`The server refused a message: ${msg.code} (${msg.message}).`, 'error');
+      return ui.status(`The server refused a message: ${msg.code} (${msg.message}).`, 'error');
   }
 }
 
-function onWelcome(msg) {
-  if (msg.protocolVersion !== PROTOCOL_VERSION) {
-    fatal = true;
-    setStatus(
-      `The server speaks protocol ${msg.protocolVersion}, this page ${PROTOCOL_VERSION}: please reload.`,
-      'error',
-    );
-    socket.close(1000, 'unsupported protocol version');
-    return;
+/** The server's description of a board, with its overview pyramid; a computed stand-in when
+ *  the JSON cannot be read (the overview tiles will then fail and be retried). */
+async function boardJson(info) {
+  try {
+    const response = await fetch(`/api/boards/${encodeURIComponent(info.id)}`, { cache: 'no-store' });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const json = await response.json();
+    if (json.overview) return json;
+    throw new Error('no overview in the board JSON');
+  } catch (e) {
+    console.warn(`board ${info.id}: ${e.message}; assuming the documented overview pyramid`);
+    let levels = 1;
+    while (Math.max(info.width, info.height) > DEFAULT_OVERVIEW_TILE * 2 ** levels) levels++;
+    return { overview: { tile_size: DEFAULT_OVERVIEW_TILE, levels, refresh_ms: 2000 } };
   }
-  writeToken(msg.userToken);
+}
+
+async function onWelcome(msg) {
+  const mine = generation;
   limits = msg.limits;
-  const info = msg.boards[BOARD];
+  const wanted = parseHash(location.hash).board ?? board?.id;
+  let index = msg.boards.findIndex((b) => b.id === wanted);
+  if (index < 0) index = 0;
+  const info = msg.boards[index];
   if (!info) {
-    fatal = true;
-    setStatus('The server has no boards.', 'error');
-    socket.close(1000, 'no board');
+    state = 'fatal';
+    ui.status('The server has no boards.', 'error');
     return;
   }
-  attempt = 0;
-  setupBoard(info);
-  setState('open', 'connected');
-  sendViewport();
-  if (Date.now() >= cooldownUntil) setStatus('Ready: pick a colour and click the board to paint.');
+  const json = await boardJson(info);
+  if (mine !== generation) return; // this connection is gone
+  setupBoard({ ...info, index, overview: json.overview });
+  state = 'open';
+  ui.connection('open', 'live');
+  if (ui.cooldownLeft() === 0) ui.status(readyText());
+  syncViewport(true);
 }
 
-function setupBoard(info) {
-  const paletteChanged = !board || JSON.stringify(board.palette) !== JSON.stringify(info.palette);
-  board = info;
-  $('board-name').textContent = `${info.id} · ${info.width} × ${info.height}`;
-  colours = new Uint32Array(info.palette.length);
-  const rgba = new Uint8Array(colours.buffer);
-  info.palette.forEach(([r, g, b], i) => rgba.set([r, g, b, 255], i * 4));
-  if (paletteChanged) buildPalette();
+function readyText() {
+  return 'Pick a colour and click or tap the board to paint.';
+}
 
-  const next = chooseViewport(info, Number(limits.maxViewportArea));
-  if (!viewport || next.width !== viewport.width || next.height !== viewport.height) {
-    canvas.width = next.width;
-    canvas.height = next.height;
-    ctx.fillStyle = UNLOADED;
-    ctx.fillRect(0, 0, next.width, next.height);
+function sameBoard(a, b) {
+  return a && b && a.id === b.id && a.width === b.width && a.height === b.height;
+}
+
+function setupBoard(next) {
+  const previous = board;
+  const paletteChanged = !previous || JSON.stringify(previous.palette) !== JSON.stringify(next.palette);
+  board = next;
+  colours = paletteWords(next.palette);
+  ui.board(next);
+  if (paletteChanged) {
+    selected = next.background === 0 ? 1 % next.palette.length : 0;
+    ui.buildPalette(next.palette, selected);
   }
-  viewport = next;
-  viewKeys = new Set();
-  const ts = info.tileSize;
-  for (let ty = Math.floor(viewport.y / ts); ty <= Math.floor((viewport.y + viewport.height - 1) / ts); ty++) {
-    for (let tx = Math.floor(viewport.x / ts); tx <= Math.floor((viewport.x + viewport.width - 1) / ts); tx++) {
-      viewKeys.add(`${tx},${ty}`);
+  if (!sameBoard(previous, next) || !overview) {
+    overview?.stop();
+    overview = new OverviewLoader(next, () => colours, redraw);
+    const rect = canvas.getBoundingClientRect();
+    camera = new Camera(next, { width: rect.width, height: rect.height });
+    const hash = parseHash(location.hash);
+    if (hash.board === next.id || hash.board === null) {
+      if (hash.x !== null) camera.set(hash.x, hash.y, hash.scale ?? Math.max(camera.scale, 4));
+      else if (hash.scale !== null) camera.set(camera.x, camera.y, hash.scale);
     }
+    renderer.setCamera(camera);
+  } else {
+    // Same board after a reconnect: the overview tiles may have changed while we were away
+    // (the server may even have restarted), so re-validate them now.
+    if (paletteChanged) overview.cache.clear();
+    overview.expire();
   }
-  if (zoom === 0) setZoom(fittingZoom());
-  else setZoom(zoom);
+  viewChanged();
 }
 
-/** The whole board if its area is allowed, otherwise the largest top-left region that is. */
-function chooseViewport(info, maxArea) {
-  if (info.width * info.height <= maxArea) return { x: 0, y: 0, width: info.width, height: info.height };
-  let width = Math.min(info.width, Math.max(1, Math.floor(Math.sqrt(maxArea))));
-  const height = Math.min(info.height, Math.max(1, Math.floor(maxArea / width)));
-  width = Math.min(info.width, Math.max(1, Math.floor(maxArea / height)));
-  return { x: 0, y: 0, width, height };
+// ---------------------------------------------------------------------------------------------
+// What the view shows, and the subscription that feeds it
+
+/** The live tiles the view touches, as a tile-aligned rectangle. */
+function neededLiveRect() {
+  return tileAlignedRect(camera.visibleRect(), board.tileSize, 0, board);
 }
 
-function sendViewport() {
-  for (const key of viewKeys) awaiting.add(key);
-  send({ type: 'SetViewport', board: BOARD, ...viewport });
+function currentLevel() {
+  const needed = neededLiveRect();
+  return chooseLevel(camera.scale, needed.width * needed.height, Number(limits?.maxViewportArea ?? 0), board.overview.levels);
 }
 
-function inView(key) {
-  return viewKeys.has(key);
+/** The camera moved: redraw now, re-subscribe soon, update the hash a little later. */
+function viewChanged() {
+  if (!camera) return;
+  level = currentLevel();
+  ui.zoom(camera.scale, level);
+  wantOverview();
+  redraw();
+  const now = performance.now();
+  if (!viewportTimer) viewportDueBy = now + VIEWPORT_MAX_WAIT_MS;
+  clearTimeout(viewportTimer);
+  viewportTimer = setTimeout(() => {
+    viewportTimer = 0;
+    syncViewport(false);
+  }, Math.max(0, Math.min(VIEWPORT_DEBOUNCE_MS, viewportDueBy - now)));
+  clearTimeout(hashTimer);
+  hashTimer = setTimeout(writeHash, HASH_DEBOUNCE_MS);
 }
+
+/** Sends a SetViewport when the view needs other live tiles than those subscribed. */
+function syncViewport(force) {
+  if (!camera || state !== 'open') return;
+  if (level > 0) {
+    // Zoomed out: the overview shows the board; live tiles would be thousands of subscriptions.
+    if (subscribed === null || subscribed.width > 0) {
+      sendViewport({ x: 0, y: 0, width: 0, height: 0 });
+    }
+    return;
+  }
+  const needed = neededLiveRect();
+  let desired = tileAlignedRect(camera.visibleRect(), board.tileSize, LIVE_MARGIN_TILES, board);
+  if (desired.width * desired.height > Number(limits.maxViewportArea)) desired = needed;
+  const area = (r) => r.width * r.height;
+  if (
+    !force &&
+    subscribed &&
+    containsRect(subscribed, needed) &&
+    area(subscribed) <= SHRINK_FACTOR * area(desired)
+  ) {
+    return;
+  }
+  sendViewport(desired);
+}
+
+function sendViewport(rect) {
+  const resync = subscribed && rect.width > 0 && rect.x === subscribed.x && rect.y === subscribed.y &&
+    rect.width === subscribed.width && rect.height === subscribed.height;
+  subscribed = { ...rect };
+  const keys = new Set();
+  if (rect.width > 0) {
+    forEachCell(cellRange(rect, board.tileSize), (tx, ty) => keys.add(`${tx},${ty}`));
+  }
+  subscribedKeys = keys;
+  // Tiles leaving the subscription are forgotten; the server stops their updates (6.2).
+  live.retain((key) => keys.has(key));
+  for (const key of keys) {
+    // A resync re-sends every tile; otherwise only the tiles new to the viewport come.
+    if (resync || !live.tiles.has(key)) live.awaiting.add(key);
+  }
+  viewportsSent.push({ ...rect, at: Math.round(performance.now()) });
+  if (viewportsSent.length > 100) viewportsSent.shift();
+  connection.send({ type: 'SetViewport', board: board.index, ...rect });
+}
+
+/** Asks the overview loader for what the view needs: always the top level (a backdrop for
+ *  tiles still loading), plus the current level's tiles in view when zoomed out. */
+function wantOverview() {
+  if (!overview) return;
+  const visible = camera.visibleRect();
+  const list = overview.tilesOver(board.overview.levels, visible);
+  if (level > 0 && level < board.overview.levels) {
+    // Nearest the centre first.
+    const tiles = overview.tilesOver(level, visible);
+    const span = board.overview.tile_size * 2 ** level;
+    const d = (t) => Math.hypot((t.tx + 0.5) * span - camera.x, (t.ty + 0.5) * span - camera.y);
+    tiles.sort((a, b) => d(a) - d(b));
+    list.push(...tiles);
+  }
+  overview.want(list);
+}
+
+function writeHash() {
+  if (!camera || !board) return;
+  const hash = `#${formatHash(board.id, camera.x, camera.y, camera.scale)}`;
+  if (hash === location.hash) return;
+  writtenHash = hash;
+  history.replaceState(null, '', hash);
+}
+
+window.addEventListener('hashchange', () => {
+  if (location.hash === writtenHash || !camera || !board) return;
+  const hash = parseHash(location.hash);
+  if (hash.board !== null && hash.board !== board.id) {
+    // Another board: reconnecting picks it from the hash.
+    location.reload();
+    return;
+  }
+  camera.set(hash.x ?? camera.x, hash.y ?? camera.y, hash.scale ?? camera.scale);
+  viewChanged();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Server messages
 
 function onTileState(msg) {
-  const key = `${msg.tx},${msg.ty}`;
-  if (msg.board !== BOARD || !inView(key)) return;
-  const image = new ImageData(msg.width, msg.height);
-  const tile = {
-    tx: msg.tx,
-    ty: msg.ty,
-    x: msg.tx * board.tileSize,
-    y: msg.ty * board.tileSize,
-    width: msg.width,
-    height: msg.height,
-    version: msg.version,
-    pixels: msg.pixels,
-    image,
-    words: new Uint32Array(image.data.buffer),
-  };
-  for (let i = 0; i < tile.pixels.length; i++) tile.words[i] = colours[tile.pixels[i]];
+  if (!board || msg.board !== board.index || !subscribedKeys.has(`${msg.tx},${msg.ty}`)) return;
+  const tile = live.setState(msg, board.tileSize, colours);
   // Our paints still in flight stay visible over the server's copy.
   for (const [pixelKey, paint] of overlay) {
     const [x, y] = pixelKey.split(',').map(Number);
     const dx = x - tile.x;
     const dy = y - tile.y;
-    if (dx >= 0 && dy >= 0 && dx < tile.width && dy < tile.height) {
-      tile.words[dy * tile.width + dx] = colours[paint.color];
-    }
+    if (dx >= 0 && dy >= 0 && dx < tile.width && dy < tile.height) tile.show(dx, dy, colours[paint.color]);
   }
-  tiles.set(key, tile);
-  awaiting.delete(key);
-  dirty.add(tile);
 }
 
 function onTileUpdate(msg) {
-  const key = `${msg.tx},${msg.ty}`;
-  if (msg.board !== BOARD || !inView(key)) return;
-  const tile = tiles.get(key);
-  if (!tile) {
-    // No copy: if its state is not on the way, we missed it.
-    if (!awaiting.has(key)) resyncWanted = true;
-    return;
-  }
-  // Versions are Numbers below 2^53 (protocol.js), so plain comparisons hold.
-  if (msg.version <= tile.version) return; // already contained in our copy
-  if (msg.baseVersion !== tile.version) {
-    // A gap: drop the tile (its last image stays on screen) and ask for fresh states, unless
-    // they are already on the way.
-    if (!awaiting.has(key)) {
-      tiles.delete(key);
-      resyncWanted = true;
-    }
-    return;
-  }
-  for (const { dx, dy, color } of msg.changes) {
-    if (dx >= tile.width || dy >= tile.height || color >= colours.length) continue;
-    const i = dy * tile.width + dx;
-    tile.pixels[i] = color;
-    const pixelKey = `${tile.x + dx},${tile.y + dy}`;
+  if (!board || msg.board !== board.index || !subscribedKeys.has(`${msg.tx},${msg.ty}`)) return;
+  const outcome = live.applyUpdate(msg, colours, (x, y) => {
+    const pixelKey = `${x},${y}`;
     const paint = overlay.get(pixelKey);
-    if (paint?.accepted) {
+    if (!paint) return false;
+    if (paint.accepted) {
+      // Our accepted paint is now in the server's copy (or overwritten after it).
       overlay.delete(pixelKey);
-    } else if (paint) {
-      paint.sawUpdate = true;
-      continue;
+      return false;
     }
-    tile.words[i] = colours[color];
-  }
-  tile.version = msg.version;
-  dirty.add(tile);
+    paint.sawUpdate = true;
+    return true;
+  });
+  if (outcome === 'gap') resyncWanted = true;
 }
 
 function onPaintResult(msg) {
@@ -386,38 +405,37 @@ function onPaintResult(msg) {
       setTimeout(() => {
         if (overlay.get(pixelKey) === current) {
           dropOverlay(pixelKey);
-          flush();
+          redraw();
         }
       }, ACCEPTED_OVERLAY_MS);
     }
-    const done = `Painted (${x}, ${y}) ${hex(board.palette[color])}.`;
-    if (board.cooldownMs > 0) startCooldown(board.cooldownMs, done);
-    else if (Date.now() >= cooldownUntil) setStatus(done);
+    ui.status(`Painted (${x}, ${y}) ${hex(board.palette[color])}.`);
+    // The board's cooldown from the server's Welcome starts with the server's acceptance.
+    if (board.cooldownMs > 0) ui.cooldown(board.cooldownMs);
   } else {
     if (current) dropOverlay(pixelKey);
     const { reason, retryAfterMs } = msg.outcome;
-    const text = `Paint at (${x}, ${y}) rejected: ${REJECT_TEXT[reason] ?? reason}.`;
-    if (retryAfterMs > 0) startCooldown(retryAfterMs, text);
-    else setStatus(text, 'error');
+    ui.status(`Paint at (${x}, ${y}) rejected: ${REJECT_TEXT[reason] ?? reason}.`, 'error');
+    if (retryAfterMs > 0) ui.cooldown(retryAfterMs);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Drawing
 
-function tileOf(x, y) {
+function liveTileAt(x, y) {
   const ts = board.tileSize;
-  return tiles.get(`${Math.floor(x / ts)},${Math.floor(y / ts)}`);
+  return live.get(Math.floor(x / ts), Math.floor(y / ts));
 }
 
-/** Shows the pixel "x,y" from the tile copy (after its optimistic paint went away). */
+/** Shows pixel "x,y" from the tile copy again (after its optimistic paint went away). */
 function redrawPixel(pixelKey) {
   const [x, y] = pixelKey.split(',').map(Number);
-  const tile = board && tileOf(x, y);
+  const tile = board && liveTileAt(x, y);
   if (!tile) return;
-  const i = (y - tile.y) * tile.width + (x - tile.x);
-  tile.words[i] = colours[tile.pixels[i]];
-  dirty.add(tile);
+  const dx = x - tile.x;
+  const dy = y - tile.y;
+  tile.show(dx, dy, colours[tile.pixels[dy * tile.width + dx]]);
 }
 
 function dropOverlay(pixelKey) {
@@ -425,77 +443,75 @@ function dropOverlay(pixelKey) {
   redrawPixel(pixelKey);
 }
 
-function flush() {
-  for (const tile of dirty) ctx.putImageData(tile.image, tile.x - viewport.x, tile.y - viewport.y);
-  dirty.clear();
+function redraw() {
+  renderer.invalidate();
 }
 
-function fittingZoom() {
-  const fit = Math.min(
-    (stage.clientWidth - 32) / viewport.width,
-    (stage.clientHeight - 32) / viewport.height,
-  );
-  return Math.max(1, Math.min(16, Math.floor(fit)));
+/** True when every tile the view needs (live or overview) is on screen. */
+function viewComplete() {
+  if (!camera || !board) return false;
+  if (level === 0) {
+    if (state !== 'open') return false;
+    let complete = true;
+    forEachCell(cellRange(neededLiveRect(), board.tileSize), (tx, ty) => {
+      if (!live.get(tx, ty)) complete = false;
+    });
+    return complete;
+  }
+  return overview.tilesOver(level, camera.visibleRect()).every((t) => overview.cache.get(t.level, t.tx, t.ty));
 }
 
-function setZoom(next) {
-  const z = Math.max(1, Math.min(MAX_ZOOM, next));
-  // Keep the point at the centre of the stage in place.
-  const cx = (stage.scrollLeft + stage.clientWidth / 2) / Math.max(1, stage.scrollWidth);
-  const cy = (stage.scrollTop + stage.clientHeight / 2) / Math.max(1, stage.scrollHeight);
-  zoom = z;
-  canvas.style.width = `${viewport.width * z}px`;
-  canvas.style.height = `${viewport.height * z}px`;
-  stage.scrollLeft = cx * stage.scrollWidth - stage.clientWidth / 2;
-  stage.scrollTop = cy * stage.scrollHeight - stage.clientHeight / 2;
-  zoomLevel.textContent = `${z}×`;
-  zoomOut.disabled = z <= 1;
-  zoomIn.disabled = z >= MAX_ZOOM;
+function drawScene(layer) {
+  if (!board) return;
+  const visible = camera.visibleRect();
+  const now = performance.now();
+  // Coarse to fine: the top level under everything, then the current overview level, then
+  // the live tiles. Whatever is missing shows the coarser layer below it.
+  const levels = [board.overview.levels];
+  if (level > 0 && level < board.overview.levels) levels.push(level);
+  for (const l of levels) {
+    for (const t of overview.tilesOver(l, visible)) {
+      const tile = overview.cache.get(l, t.tx, t.ty);
+      if (!tile) continue;
+      tile.usedAt = now;
+      layer.bitmap(tile, 2 ** l);
+    }
+  }
+  if (level === 0 || live.tiles.size > 0) {
+    forEachCell(cellRange(visible, board.tileSize), (tx, ty) => {
+      const tile = live.get(tx, ty);
+      if (tile) layer.bitmap(tile, 1);
+    });
+  }
+  if (firstFullView === null && viewComplete()) firstFullView = now;
 }
+
+const renderer = new Renderer(canvas, null, drawScene);
+new ResizeObserver(() => {
+  renderer.resize();
+  viewChanged();
+}).observe(canvas);
 
 // ---------------------------------------------------------------------------------------------
-// Painting
-
-function hex([r, g, b]) {
-  return `#${[r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('').toUpperCase()}`;
-}
-
-function buildPalette() {
-  paletteBar.replaceChildren(
-    ...board.palette.map((rgb, i) => {
-      const swatch = document.createElement('button');
-      swatch.type = 'button';
-      swatch.className = 'swatch';
-      swatch.dataset.testid = `swatch-${i}`;
-      swatch.dataset.index = String(i);
-      swatch.setAttribute('role', 'radio');
-      swatch.title = `${i}: ${hex(rgb)}`;
-      swatch.setAttribute('aria-label', `colour ${i}, ${hex(rgb)}`);
-      swatch.style.background = hex(rgb);
-      swatch.addEventListener('click', () => select(i));
-      return swatch;
-    }),
-  );
-  // The first colour that is not the background, so a first click shows.
-  select(board.background === 0 ? 1 % board.palette.length : 0);
-}
+// Painting and input
 
 function select(index) {
   selected = index;
-  for (const swatch of paletteBar.children) {
-    swatch.setAttribute('aria-checked', String(Number(swatch.dataset.index) === index));
-  }
+  ui.select(index);
 }
 
 function paint(x, y) {
   if (state !== 'open') {
-    setStatus('Not connected: wait for the connection to come back.', 'error');
+    ui.status('Not connected: wait for the connection to come back.', 'error');
     return;
   }
-  if (Date.now() < cooldownUntil) return; // the countdown is on the status line
-  const tile = tileOf(x, y);
+  if (ui.cooldownLeft() > 0) {
+    ui.status('Wait for the timer before painting again.', 'wait');
+    return;
+  }
+  const tile = liveTileAt(x, y);
   if (!tile) {
-    setStatus('That part of the board is still loading.', 'wait');
+    ui.status('That part of the board is still loading.', 'wait');
     return;
   }
   const seq = nextSeq;
@@ -503,54 +519,103 @@ function paint(x, y) {
   const color = selected;
   overlay.set(`${x},${y}`, { seq, color, accepted: false, sawUpdate: false });
   pending.set(seq, { x, y, color });
-  tile.words[(y - tile.y) * tile.width + (x - tile.x)] = colours[color];
-  dirty.add(tile);
-  flush();
-  send({ type: 'Paint', seq, board: BOARD, x, y, color });
-  setStatus(`Painting (${x}, ${y})…`);
+  tile.show(x - tile.x, y - tile.y, colours[color]);
+  redraw();
+  connection.send({ type: 'Paint', seq, board: board.index, x, y, color });
+  ui.status(`Painting (${x}, ${y})…`);
 }
 
-canvas.addEventListener('click', (event) => {
-  if (!viewport) return;
-  const rect = canvas.getBoundingClientRect();
-  const x = viewport.x + Math.floor(((event.clientX - rect.left) * viewport.width) / rect.width);
-  const y = viewport.y + Math.floor(((event.clientY - rect.top) * viewport.height) / rect.height);
-  if (x < viewport.x || y < viewport.y || x >= viewport.x + viewport.width || y >= viewport.y + viewport.height) {
+function tap(sx, sy) {
+  if (!camera) return;
+  const pixel = camera.pixelAt(sx, sy);
+  if (!pixel) return;
+  if (level > 0 || camera.scale < PAINT_MIN_SCALE) {
+    // Too far out to aim at one pixel: bring the tapped place close first.
+    camera.zoomAt(sx, sy, TAP_ZOOM_SCALE);
+    viewChanged();
+    ui.status('Zoomed in: tap a pixel to paint it.');
     return;
   }
-  paint(x, y);
+  paint(pixel.x, pixel.y);
+}
+
+const input = new Input(canvas, {
+  camera: () => camera,
+  changed: () => viewChanged(),
+  tap,
+  hover: (sx, sy) => {
+    const pixel = camera && sx !== null && sx !== undefined ? camera.pixelAt(sx, sy) : null;
+    ui.pointer(pixel);
+    renderer.setHover(pixel);
+  },
 });
 
-zoomIn.addEventListener('click', () => viewport && setZoom(zoom + 1));
-zoomOut.addEventListener('click', () => viewport && setZoom(zoom - 1));
-document.addEventListener('keydown', (event) => {
-  if (!viewport || event.ctrlKey || event.metaKey || event.altKey) return;
-  if (event.key === '+' || event.key === '=') setZoom(zoom + 1);
-  else if (event.key === '-') setZoom(zoom - 1);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') connection.retryNow();
 });
 
 // ---------------------------------------------------------------------------------------------
 // For tests and the console.
 
 window.tessera = Object.freeze({
-  /** 'connecting' | 'open' | 'closed'. */
+  /** 'connecting' | 'open' | 'closed' | 'fatal'. */
   get state() {
     return state;
-  },
-  /** Tiles in view whose state we hold. */
-  get tilesLoaded() {
-    let n = 0;
-    for (const key of viewKeys) if (tiles.has(key)) n++;
-    return n;
-  },
-  get tilesInView() {
-    return viewKeys.size;
   },
   get board() {
     return board;
   },
+  /** 0 when the view shows live tiles, else the overview level shown. */
+  get level() {
+    return level;
+  },
+  get camera() {
+    return camera && { x: camera.x, y: camera.y, scale: camera.scale, screen: { ...camera.screen } };
+  },
+  /** The rectangle of the last SetViewport (width 0: unsubscribed), or null. */
   get viewport() {
-    return viewport && { ...viewport };
+    return subscribed && { ...subscribed };
+  },
+  /** Keys "tx,ty" of the subscribed tiles. */
+  get subscribedTiles() {
+    return [...subscribedKeys];
+  },
+  /** Keys "tx,ty" of the live tiles held in memory. */
+  get liveTiles() {
+    return [...live.tiles.keys()];
+  },
+  /** Subscribed tiles whose state we hold, and how many are subscribed. */
+  get tilesLoaded() {
+    let n = 0;
+    for (const key of subscribedKeys) if (live.tiles.has(key)) n++;
+    return n;
+  },
+  get tilesInView() {
+    return subscribedKeys.size;
+  },
+  /** Keys "level/tx/ty" of the overview tiles held, and the loader's request counters. */
+  get overviewTiles() {
+    return overview ? [...overview.cache.tiles.keys()] : [];
+  },
+  get overviewStats() {
+    return overview ? { ...overview.stats } : null;
+  },
+  /** Every tile the current view needs is on screen. */
+  get complete() {
+    return viewComplete();
+  },
+  /** ms from navigation start to the first complete view, or null. */
+  get firstFullViewMs() {
+    return firstFullView;
+  },
+  get viewportsSent() {
+    return viewportsSent.map((v) => ({ ...v }));
+  },
+  get socketBytes() {
+    return connection.bytesReceived;
+  },
+  get renderStats() {
+    return renderer.stats();
   },
   /** The last PaintResult: {seq, x, y, color, outcome: {type, reason?, retryAfterMs?}}. */
   get lastResult() {
@@ -559,13 +624,27 @@ window.tessera = Object.freeze({
   get selected() {
     return selected;
   },
-  get zoom() {
-    return zoom;
+  get cooldownLeftMs() {
+    return ui.cooldownLeft();
   },
-  /** The palette index of board pixel (x, y) in our copy of its tile (what the server sent,
-   *  without optimistic paints), or null when that tile is not loaded. */
+  /** CSS pixels per board pixel. */
+  get zoom() {
+    return camera ? camera.scale : 0;
+  },
+  /** The screen point (CSS pixels, relative to the board canvas) of the centre of pixel (x, y). */
+  screenOf(x, y) {
+    return camera && camera.toScreen(x + 0.5, y + 0.5);
+  },
+  /** Moves the view (board pixel at the centre, CSS pixels per board pixel). */
+  look(x, y, scale) {
+    if (!camera) return;
+    camera.set(x, y, scale ?? camera.scale);
+    viewChanged();
+  },
+  /** The palette index of board pixel (x, y) in our copy of its live tile (what the server
+   *  sent, without optimistic paints), or null when that tile is not held. */
   pixel(x, y) {
-    const tile = board && tileOf(x, y);
+    const tile = board && liveTileAt(x, y);
     if (!tile) return null;
     const dx = x - tile.x;
     const dy = y - tile.y;
@@ -574,4 +653,4 @@ window.tessera = Object.freeze({
   },
 });
 
-connect();
+connection.connect();

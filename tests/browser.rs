@@ -1,25 +1,24 @@
-//! The browser end-to-end test: the real server binary, the page at `/`, two Chromium contexts.
+//! The browser end-to-end tests: the real server binary, the page at `/`, headless Chromium.
 //!
-//! `tests/e2e/paint.spec.mjs` (playwright-core driving Debian's Chromium) paints a pixel in one
-//! context and waits for it in the other; this test starts the server for it and checks that it
-//! passed. Screenshots of both pages land in `target/e2e-screenshots/`.
+//! Each test runs one spec of `tests/e2e/` (`node tests/e2e/run.mjs <spec> <binary> <dir>`):
+//! playwright-core drives Debian's Chromium, and the spec starts its own servers from this
+//! crate's `tessera` binary (fresh data directories, free ports) so it can stop and restart
+//! them. Screenshots of the main states land in `target/e2e-screenshots/`.
 //!
 //! Needs Node.js (>= 20) and Chromium (`CHROMIUM`, default `/usr/bin/chromium`); `.ci/test`
-//! installs both. Without them the test prints `SKIPPED …` and passes, unless `CI` is set.
+//! installs both. Without them a test prints `SKIPPED …` and passes, unless `CI` is set, where
+//! it fails.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::Mutex;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-const TEST_NAME: &str = "a_paint_in_one_browser_appears_in_another";
-/// The script bounds itself to 60 s; this only catches a node that hangs anyway.
-const NODE_TIMEOUT: Duration = Duration::from_secs(90);
+/// `run.mjs` bounds itself to 100 s; this only catches a node that hangs anyway.
+const NODE_TIMEOUT: Duration = Duration::from_secs(130);
 const NPM_CI_TIMEOUT: Duration = Duration::from_secs(180);
-const SERVER_START_TIMEOUT: Duration = Duration::from_secs(30);
-const URL_PREFIX: &str = "Tessera is running: open ";
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,16 +66,6 @@ fn find_chromium() -> Result<PathBuf, String> {
             "no Chromium at {} (set CHROMIUM to its path)",
             path.display()
         ))
-    }
-}
-
-/// Kills the child process when dropped, so no server or browser outlives a failed assertion.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -150,74 +139,6 @@ fn install_npm_packages(e2e: &Path) {
     }
 }
 
-/// The server binary on a free port with a fresh data directory, and its URL.
-struct Server {
-    process: KillOnDrop,
-    url: String,
-    logs: JoinHandle<String>,
-    _data: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Self {
-        let data = tempfile::tempdir().expect("temp dir");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("TESSERA__") {
-                command.env_remove(key);
-            }
-        }
-        let mut child = command
-            .current_dir(data.path())
-            .env("TESSERA__SERVER__LISTEN", "127.0.0.1:0")
-            .env("TESSERA__BOARDS__0__WIDTH", "256")
-            .env("TESSERA__BOARDS__0__HEIGHT", "256")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start the tessera binary");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let logs = collect(child.stderr.take().expect("piped stderr"));
-        let process = KillOnDrop(child);
-        // The first stdout line names the URL; the rest of stdout is drained and ignored.
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
-            for _ in lines {}
-        });
-        let line = match rx.recv_timeout(SERVER_START_TIMEOUT) {
-            Ok(Some(Ok(line))) => line,
-            outcome => {
-                drop(process);
-                panic!(
-                    "the server printed no URL line within {SERVER_START_TIMEOUT:?} ({outcome:?}); \
-                     its log:\n{}",
-                    logs.join().unwrap_or_default()
-                );
-            }
-        };
-        let url = line
-            .strip_prefix(URL_PREFIX)
-            .unwrap_or_else(|| panic!("unexpected first stdout line of the server: {line:?}"))
-            .trim()
-            .to_owned();
-        Self {
-            process,
-            url,
-            logs,
-            _data: data,
-        }
-    }
-
-    /// Stops the server and returns what it logged.
-    fn stop(self) -> String {
-        drop(self.process);
-        self.logs.join().unwrap_or_default()
-    }
-}
-
 fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(|dir| manifest_dir().join(dir))
@@ -225,49 +146,78 @@ fn screenshot_dir() -> PathBuf {
     target.join("e2e-screenshots")
 }
 
-#[test]
-fn a_paint_in_one_browser_appears_in_another() {
+/// One browser at a time: two Chromiums on a 2-core machine would make each other's steps slow.
+static BROWSER: Mutex<()> = Mutex::new(());
+
+/// Runs `tests/e2e/<spec>.spec.mjs` and fails with its report when it fails.
+fn run_spec(spec: &str) {
+    let test_name = format!("browser::{spec}");
     let tools = find_node().and_then(|node| Ok((node, find_chromium()?)));
     let (node, chromium) = match tools {
         Ok(tools) => tools,
         Err(why) if on_ci() => panic!(
-            "{TEST_NAME} cannot run on CI: {why}. `.ci/run` (through `.ci/test`) installs \
+            "{test_name} cannot run on CI: {why}. `.ci/run` (through `.ci/test`) installs \
              Node.js and Debian's chromium; run it, or install them yourself"
         ),
         Err(why) => {
-            eprintln!("SKIPPED {TEST_NAME}: {why}");
+            eprintln!("SKIPPED {test_name}: {why}");
             return;
         }
     };
+    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let e2e = manifest_dir().join("tests/e2e");
     install_npm_packages(&e2e);
-
     let shots = screenshot_dir();
-    let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", shots.display()));
 
-    let server = Server::start();
     let mut command = Command::new(&node);
     command
-        .arg(e2e.join("paint.spec.mjs"))
-        .arg(&server.url)
+        .arg(e2e.join("run.mjs"))
+        .arg(spec)
+        .arg(env!("CARGO_BIN_EXE_tessera"))
         .arg(&shots)
         .env("CHROMIUM", &chromium)
         .current_dir(manifest_dir());
     let (status, output) = run(command, NODE_TIMEOUT);
-    let logs = server.stop();
-
     match status {
-        Some(status) if status.success() => {
-            eprintln!("{output}");
-            eprintln!("screenshots: {}", shots.display());
-        }
-        Some(status) => {
-            panic!("the browser test failed ({status}):\n{output}\nserver log:\n{logs}")
-        }
-        None => panic!(
-            "the browser test did not finish within {NODE_TIMEOUT:?}:\n{output}\nserver log:\n{logs}"
-        ),
+        Some(status) if status.success() => eprintln!("{output}"),
+        Some(status) => panic!("{test_name} failed ({status}):\n{output}"),
+        None => panic!("{test_name} did not finish within {NODE_TIMEOUT:?}:\n{output}"),
     }
+}
+
+#[test]
+fn a_paint_in_one_browser_appears_in_another() {
+    run_spec("paint");
+}
+
+#[test]
+fn panning_drops_old_tiles_and_subscribes_new_ones() {
+    run_spec("pan");
+}
+
+#[test]
+fn a_huge_board_zoomed_out_loads_overview_tiles_only() {
+    run_spec("overview");
+}
+
+#[test]
+fn the_cooldown_timer_follows_the_server() {
+    run_spec("cooldown");
+}
+
+#[test]
+fn the_url_hash_holds_the_view_across_reloads() {
+    run_spec("hash");
+}
+
+#[test]
+fn the_page_reconnects_after_a_server_restart_and_shows_missed_paints() {
+    run_spec("reconnect");
+}
+
+#[test]
+fn a_phone_taps_to_paint_drags_to_pan_and_pinches_to_zoom() {
+    run_spec("phone");
 }

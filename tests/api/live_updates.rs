@@ -77,6 +77,42 @@ async fn panning_drops_the_old_tile_and_subscribes_the_new_one() {
 }
 
 #[tokio::test]
+async fn a_tile_that_stays_in_view_keeps_its_subscription_without_a_new_state() {
+    // Arrange: a viewport over tiles (0, 0) and (1, 0).
+    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+    let mut viewer = app.connect().await;
+    let mut painter = app.connect().await;
+    viewer.view(0, 0, 128, 64).await;
+    viewer.wait_for_tiles(2).await;
+
+    // Act: widen the viewport by one tile, then paint on the tile that stayed.
+    viewer.view(0, 0, 192, 64).await;
+    viewer
+        .until("the new tile's state", |c| c.tiles.contains_key(&(2, 0)))
+        .await;
+    painter.paint(1, 70, 5, 6).await;
+    assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
+    viewer
+        .until("the paint on the kept tile", |c| c.pixel_at(70, 5, 64) == Some(6))
+        .await;
+    let later = viewer.drain_for(QUIET).await;
+
+    // Assert: only the new tile got a state; the kept one continued with updates.
+    assert!(
+        later
+            .iter()
+            .all(|m| !matches!(m, ServerMessage::TileState(_))),
+        "unexpected states after the paint: {later:?}"
+    );
+    assert_eq!(
+        viewer.states_received,
+        3,
+        "two states for the first viewport and one for the tile added, none for the kept ones"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn paints_during_subscription_are_neither_lost_nor_duplicated() {
     // Arrange: a painter keeps painting one tile while viewers subscribe at different moments.
     let (app, _dir) = spawn_app(SMALL_BOARD).await;
