@@ -56,6 +56,8 @@ pub struct ServerSettings {
     /// Arbiters for tile actors; already resolved from 0 to the core count.
     pub tile_arbiters: usize,
     pub tick: Duration,
+    /// How often each board's overview pyramid takes in the tiles that changed.
+    pub overview_refresh: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +101,7 @@ struct RawServer {
     workers: usize,
     tile_arbiters: usize,
     tick_ms: u64,
+    overview_refresh_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,6 +248,12 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
     let workers = in_range("server.workers", raw.server.workers, 0, 256)?;
     let tile_arbiters = in_range("server.tile_arbiters", raw.server.tile_arbiters, 0, 256)?;
     let tick_ms = in_range("server.tick_ms", raw.server.tick_ms, 1, 1000)?;
+    let overview_refresh_ms = in_range(
+        "server.overview_refresh_ms",
+        raw.server.overview_refresh_ms,
+        100,
+        60_000,
+    )?;
     let server = ServerSettings {
         listen,
         workers: if workers == 0 { cores() } else { workers },
@@ -254,6 +263,7 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
             tile_arbiters
         },
         tick: Duration::from_millis(tick_ms),
+        overview_refresh: Duration::from_millis(overview_refresh_ms),
     };
 
     if raw.storage.data_dir.as_os_str().is_empty() {
@@ -468,6 +478,25 @@ mod tests {
         for (name, value, key) in cases {
             let err = load_with(&[], &[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(key), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn overview_refresh_defaults_to_a_second_and_is_bounded() {
+        let s = load_with(&[], &[]).unwrap();
+        assert_eq!(s.server.overview_refresh, Duration::from_millis(1000));
+        let s = load_with(&["[server]\noverview_refresh_ms = 100\n"], &[]).unwrap();
+        assert_eq!(s.server.overview_refresh, Duration::from_millis(100));
+        for value in ["99", "60001", "0"] {
+            let err = load_with(&[], &[("TESSERA__SERVER__OVERVIEW_REFRESH_MS", value)])
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "setting `server.overview_refresh_ms` = {value} is invalid: must be between 100 and 60000"
+                )
+            );
         }
     }
 

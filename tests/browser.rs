@@ -164,7 +164,9 @@ fn run_spec(spec: &str) {
             return;
         }
     };
-    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _one_at_a_time = BROWSER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let e2e = manifest_dir().join("tests/e2e");
     install_npm_packages(&e2e);
     let shots = screenshot_dir();

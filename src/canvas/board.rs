@@ -6,6 +6,7 @@ use actix::Addr;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::overview::Overview;
 use super::tile::{BoardCounters, Tile};
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::protocol::BoardInfo;
@@ -20,6 +21,9 @@ pub struct Board {
     pub counters: Arc<BoardCounters>,
     /// The board's last rendered PNG.
     pub png: RenderCache,
+    /// Downsampled levels for zoomed-out clients, about a third of the board's pixel bytes;
+    /// kept fresh by [`super::overview_refresh`].
+    pub overview: Overview,
 }
 
 impl Board {
@@ -28,6 +32,7 @@ impl Board {
         settings: BoardSettings,
         tiles: Vec<Addr<Tile>>,
         counters: Arc<BoardCounters>,
+        overview: Overview,
     ) -> Self {
         assert_eq!(
             tiles.len(),
@@ -40,6 +45,7 @@ impl Board {
             tiles,
             counters,
             png: RenderCache::default(),
+            overview,
         }
     }
 
@@ -59,11 +65,12 @@ impl Board {
         &self.tiles
     }
 
-    /// Paints applied so far on the whole board.
+    /// Paints applied so far on the whole board. Acquire: the tiles of every paint counted are
+    /// already marked changed (see the tile's flush).
     pub fn version(&self) -> u64 {
         self.counters
             .paints_applied
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn info(&self) -> BoardInfo {

@@ -1,10 +1,13 @@
-//! The canvas: tile actors, the boards that route to them, the rules every paint passes, and the
-//! supervisor that starts, restores and snapshots them.
+//! The canvas: tile actors, the boards that route to them, the rules every paint passes, the
+//! overview pyramid of each board, and the supervisor that starts, restores and snapshots them.
 
 pub mod board;
+pub mod changed_tiles;
 pub mod clock;
 pub mod cooldown;
 pub mod frame_queue;
+pub mod overview;
+pub mod overview_refresh;
 pub mod supervisor;
 pub mod tile;
 pub mod tile_buffer;

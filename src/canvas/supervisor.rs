@@ -11,6 +11,8 @@ use futures_util::future::join_all;
 use super::Canvas;
 use super::board::Board;
 use super::clock::TickClock;
+use super::overview::Overview;
+use super::overview_refresh;
 use super::tile::{BoardCounters, MarkSaved, TakeSnapshot, Tile};
 use super::tile_buffer::TileBuffer;
 use crate::settings::Settings;
@@ -49,6 +51,7 @@ pub struct Supervisor {
     stores: Arc<Vec<BoardStore>>,
     arbiters: Vec<Arbiter>,
     interval: Duration,
+    overview_refresh: Duration,
     /// Serialises snapshot passes, so a periodic one and the shutdown one never interleave.
     save_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -76,6 +79,7 @@ impl Supervisor {
             stores: Arc::new(stores),
             arbiters,
             interval: settings.storage.snapshot_interval,
+            overview_refresh: settings.server.overview_refresh,
             save_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         Ok((canvas, supervisor.start()))
@@ -91,12 +95,18 @@ impl Supervisor {
     }
 }
 
-/// Restores each board and starts its tile actors round-robin over `arbiters`.
+/// Restores each board, builds its overview from the restored pixels and starts its tile actors
+/// round-robin over `arbiters`.
 fn start_boards(
     settings: &Settings,
     arbiters: &[Arbiter],
     clock: TickClock,
 ) -> Result<(Vec<Arc<Board>>, Vec<BoardStore>), StartError> {
+    // One value per start, in every overview ETag: versions restart from the snapshots, so an
+    // ETag of a previous run must never match.
+    let mut boot = [0u8; 8];
+    getrandom::fill(&mut boot).expect("the operating system's random source is available");
+    let boot = u64::from_le_bytes(boot);
     let mut boards = Vec::with_capacity(settings.boards.len());
     let mut stores = Vec::with_capacity(settings.boards.len());
     let mut next_arbiter = 0usize;
@@ -112,9 +122,19 @@ fn start_boards(
                     source,
                 })?;
         let restored_count = restored.len();
+        let restored_version: u64 = restored.iter().map(|snap| snap.version).sum();
         let mut restored: HashMap<_, TileSnapshot> =
             restored.into_iter().map(|snap| (snap.tile, snap)).collect();
-        let counters = Arc::new(BoardCounters::default());
+        let counters = Arc::new(BoardCounters::new(&geometry));
+        // Unpainted tiles are background, as a new overview is; only restored tiles need work.
+        let overview = Overview::new(geometry, board.background, boot);
+        let overview_version = if restored_count > 0 {
+            overview.round_version(restored_version)
+        } else {
+            0
+        };
+        let mut overview_time = Duration::ZERO;
+        let mut restored_tiles = Vec::with_capacity(restored_count);
         // Settings allow at most u16::MAX boards.
         let board_index = index as u16;
         let mut tiles = Vec::with_capacity(geometry.tile_count());
@@ -122,6 +142,10 @@ fn start_boards(
             let rect = geometry.tile_rect(coord);
             let (pixels, version) = match restored.remove(&coord) {
                 Some(snap) if snap.pixels.len() == rect.area() as usize => {
+                    let building = std::time::Instant::now();
+                    overview.apply_tiles(overview_version, &[(coord, &snap.pixels)]);
+                    overview_time += building.elapsed();
+                    restored_tiles.push(coord);
                     (snap.pixels, snap.version)
                 }
                 Some(_) => {
@@ -168,6 +192,9 @@ fn start_boards(
                 tile: coord.to_string(),
             });
         }
+        let building = std::time::Instant::now();
+        overview.propagate(overview_version, &restored_tiles);
+        overview_time += building.elapsed();
         tracing::info!(
             board = %board.id,
             width = geometry.width(),
@@ -175,7 +202,9 @@ fn start_boards(
             tile_size = geometry.tile_size(),
             tiles = geometry.tile_count(),
             restored_tiles = restored_count,
-            restore_ms = started.elapsed().as_millis() as u64,
+            restore_ms = started.elapsed().saturating_sub(overview_time).as_millis() as u64,
+            overview_levels = overview.levels(),
+            overview_ms = overview_time.as_millis() as u64,
             "board ready"
         );
         boards.push(Arc::new(Board::new(
@@ -183,6 +212,7 @@ fn start_boards(
             board.clone(),
             tiles,
             counters,
+            overview,
         )));
         stores.push(store);
     }
@@ -285,6 +315,12 @@ impl Actor for Supervisor {
                     .map(|_, _, _| ()),
             );
         });
+        // One refresh loop per board, dropped with the supervisor at shutdown.
+        for board in self.canvas.boards() {
+            ctx.spawn(
+                overview_refresh::run(Arc::clone(board), self.overview_refresh).into_actor(self),
+            );
+        }
         let canvas = Arc::clone(&self.canvas);
         // Cooldown entries of users who may paint again are dead weight; drop them every minute.
         ctx.run_interval(Duration::from_secs(60), move |_, _| {

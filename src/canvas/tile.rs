@@ -8,10 +8,11 @@ use actix::prelude::*;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::changed_tiles::ChangedTiles;
 use super::clock::TickClock;
 use super::frame_queue::{FrameQueue, QueuedFrame};
 use super::tile_buffer::TileBuffer;
-use crate::geometry::TileCoord;
+use crate::geometry::{BoardGeometry, TileCoord};
 use crate::palette::Color;
 use crate::storage::TileSnapshot;
 
@@ -24,10 +25,21 @@ pub type SessionId = u64;
 const MAILBOX_CAPACITY: usize = 1024;
 
 /// Counters shared by all tiles of a board.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BoardCounters {
     /// Paints applied (flushed) on the whole board; the board's version, used to cache its PNG.
     pub paints_applied: AtomicU64,
+    /// Tiles that applied a batch since the overview last looked.
+    pub changed: ChangedTiles,
+}
+
+impl BoardCounters {
+    pub fn new(geometry: &BoardGeometry) -> Self {
+        Self {
+            paints_applied: AtomicU64::new(0),
+            changed: ChangedTiles::new(geometry),
+        }
+    }
 }
 
 pub struct Tile {
@@ -73,9 +85,13 @@ impl Tile {
         let Some(batch) = self.buffer.flush() else {
             return;
         };
+        // Marked before counted (Release, paired with `Board::version`): whoever reads a board
+        // version that counts these paints and then takes the marks finds this tile marked, so
+        // an overview refreshed from that version includes them.
+        self.counters.changed.mark(self.coord);
         self.counters
             .paints_applied
-            .fetch_add(batch.version - batch.base_version, Ordering::Relaxed);
+            .fetch_add(batch.version - batch.base_version, Ordering::Release);
         for sub in self.subscribers.values() {
             // A full queue marks its session for resync; the tile never waits for it.
             sub.queue.push(self.frame(sub.epoch, batch.bytes.clone()));

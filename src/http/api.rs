@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::canvas::overview::OVERVIEW_TILE;
 use crate::canvas::tile::GetPixels;
 use crate::canvas::{Board, Rejection};
 use crate::identity::UserToken;
 use crate::protocol::RejectReason;
+use crate::settings::Settings;
 
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let sessions = state.connections.load(std::sync::atomic::Ordering::Relaxed);
@@ -32,9 +34,21 @@ struct BoardJson {
     palette: Vec<String>,
     /// Paints applied to the board so far.
     version: u64,
+    overview: OverviewJson,
 }
 
-fn board_json(board: &Board) -> BoardJson {
+/// How to read the board's overview pyramid (`/overview/{level}/{tx}/{ty}`).
+#[derive(Debug, Serialize)]
+struct OverviewJson {
+    /// Edge of an overview tile, whatever the board's `tile_size`.
+    tile_size: u32,
+    /// The top level, a single tile; levels run 1..=levels.
+    levels: u32,
+    /// How often the overview takes in new paints.
+    refresh_ms: u64,
+}
+
+fn board_json(board: &Board, settings: &Settings) -> BoardJson {
     let info = board.info();
     BoardJson {
         id: info.id,
@@ -54,6 +68,12 @@ fn board_json(board: &Board) -> BoardJson {
             .map(|c| c.to_string())
             .collect(),
         version: board.version(),
+        overview: OverviewJson {
+            tile_size: OVERVIEW_TILE,
+            levels: board.overview.levels(),
+            refresh_ms: u64::try_from(settings.server.overview_refresh.as_millis())
+                .unwrap_or(u64::MAX),
+        },
     }
 }
 
@@ -69,7 +89,7 @@ pub async fn boards(state: web::Data<AppState>) -> HttpResponse {
         .canvas
         .boards()
         .iter()
-        .map(|b| board_json(b))
+        .map(|b| board_json(b, &state.settings))
         .collect();
     HttpResponse::Ok().json(list)
 }
@@ -78,7 +98,7 @@ pub async fn board(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(board_json(find_board(&state, &path)?)))
+    Ok(HttpResponse::Ok().json(board_json(find_board(&state, &path)?, &state.settings)))
 }
 
 pub(super) fn etag_matches(req: &HttpRequest, etag: &EntityTag) -> bool {

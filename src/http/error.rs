@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::canvas::Rejection;
+use crate::canvas::overview::OverviewError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -11,6 +12,12 @@ pub enum ApiError {
     UnknownBoard(String),
     #[error("tile ({tx}, {ty}) is outside board {board:?}")]
     UnknownTile { board: String, tx: u32, ty: u32 },
+    #[error("board {board:?} {source}")]
+    UnknownOverviewTile {
+        board: String,
+        #[source]
+        source: OverviewError,
+    },
     #[error("paint refused: {}", .0.reason.as_str())]
     Paint(Rejection),
     #[error("paint refused: {1}")]
@@ -32,6 +39,7 @@ impl ApiError {
         match self {
             ApiError::UnknownBoard(_) => "unknown_board",
             ApiError::UnknownTile { .. } => "unknown_tile",
+            ApiError::UnknownOverviewTile { .. } => "unknown_overview_tile",
             ApiError::Paint(r) | ApiError::PaintDetail(r, _) => r.reason.as_str(),
             ApiError::BadRequest(_) => "bad_request",
             ApiError::TooLarge(_) => "too_large",
@@ -46,7 +54,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         use crate::protocol::RejectReason as R;
         match self {
-            ApiError::UnknownBoard(_) | ApiError::UnknownTile { .. } => StatusCode::NOT_FOUND,
+            ApiError::UnknownBoard(_)
+            | ApiError::UnknownTile { .. }
+            | ApiError::UnknownOverviewTile { .. } => StatusCode::NOT_FOUND,
             ApiError::Paint(r) | ApiError::PaintDetail(r, _) => match r.reason {
                 R::Cooldown | R::RateLimited => StatusCode::TOO_MANY_REQUESTS,
                 R::UnknownBoard => StatusCode::NOT_FOUND,

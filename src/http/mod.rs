@@ -1,9 +1,11 @@
-//! HTTP routes: board metadata, raw tiles, the PNG, paints for scripts, health, assets and `/ws`.
+//! HTTP routes: board metadata, raw tiles, overview tiles, the PNG, paints for scripts, health,
+//! assets and `/ws`.
 
 mod api;
 pub use api::{json_config, path_config, query_config};
 mod assets;
 pub mod error;
+mod overview;
 mod png;
 mod ws;
 
@@ -38,6 +40,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/boards", web::get().to(api::boards))
                 .route("/boards/{board}", web::get().to(api::board))
                 .route("/boards/{board}/tiles/{tx}/{ty}", web::get().to(api::tile))
+                .route(
+                    "/boards/{board}/overview/{level}/{tx}/{ty}",
+                    web::get().to(overview::tile),
+                )
                 .route("/boards/{board}/image.png", web::get().to(png::png))
                 .route("/boards/{board}/pixels", web::post().to(api::paint)),
         )

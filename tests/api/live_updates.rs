@@ -93,7 +93,9 @@ async fn a_tile_that_stays_in_view_keeps_its_subscription_without_a_new_state() 
     painter.paint(1, 70, 5, 6).await;
     assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
     viewer
-        .until("the paint on the kept tile", |c| c.pixel_at(70, 5, 64) == Some(6))
+        .until("the paint on the kept tile", |c| {
+            c.pixel_at(70, 5, 64) == Some(6)
+        })
         .await;
     let later = viewer.drain_for(QUIET).await;
 
@@ -105,8 +107,7 @@ async fn a_tile_that_stays_in_view_keeps_its_subscription_without_a_new_state() 
         "unexpected states after the paint: {later:?}"
     );
     assert_eq!(
-        viewer.states_received,
-        3,
+        viewer.states_received, 3,
         "two states for the first viewport and one for the tile added, none for the kept ones"
     );
     app.stop().await;

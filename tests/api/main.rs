@@ -5,5 +5,6 @@ mod bad_input;
 mod helpers;
 mod http;
 mod live_updates;
+mod overview;
 mod persistence;
 mod settings;
