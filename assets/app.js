@@ -617,6 +617,9 @@ window.tessera = Object.freeze({
   get renderStats() {
     return renderer.stats();
   },
+  resetRenderStats() {
+    renderer.durations = [];
+  },
   /** The last PaintResult: {seq, x, y, color, outcome: {type, reason?, retryAfterMs?}}. */
   get lastResult() {
     return lastResult;
