@@ -43,8 +43,18 @@ const SHRINK_FACTOR = 3;
 const TAP_ZOOM_SCALE = 8;
 /** An accepted paint is drawn from our own copy until its TileUpdate arrives, or this long. */
 const ACCEPTED_OVERLAY_MS = 2000;
+/** The server honours one resync request (identical SetViewport) a second (protocol 6.2). */
+const RESYNC_INTERVAL_MS = 1100;
+/** Tiles still missing this long after a SetViewport are asked for again with a resync. */
+const AWAIT_TIMEOUT_MS = 3000;
+/** After the server refused a SetViewport, wait this long before subscribing afresh. */
+const REFUSED_RETRY_MS = 1000;
+const BOARD_JSON_TIMEOUT_MS = 5000;
 /** Overview tile edge when the server's board JSON cannot be read (its documented value). */
 const DEFAULT_OVERVIEW_TILE = 256;
+
+/** Errors that mean our last SetViewport was not applied (protocol 6.2, 7). */
+const VIEWPORT_ERRORS = new Set(['UnknownBoard', 'ViewportOffBoard', 'ViewportTooLarge', 'RateLimited']);
 
 const REJECT_TEXT = {
   Cooldown: 'cooldown',
@@ -82,6 +92,10 @@ let subscribedKeys = new Set();
 const live = new LiveTiles();
 let overview = null;
 let resyncWanted = false;
+let lastResyncAt = -Infinity;
+let resyncTimer = 0;
+let lastViewportAt = 0;
+let refusedTimer = 0;
 /** Bumped on every connection, so an async setup for an old one is dropped. */
 let generation = 0;
 
@@ -125,17 +139,56 @@ const connection = new Connection({
     for (const msg of messages) handle(msg);
     if (resyncWanted) {
       resyncWanted = false;
-      // Protocol 6.3: re-sending the current SetViewport unchanged asks for a fresh TileState of
-      // every tile in view.
-      if (subscribed && subscribed.width > 0) sendViewport(subscribed);
+      requestResync();
     }
     redraw();
   },
 });
 
+/** Protocol 6.3: re-sending the current SetViewport unchanged asks for a fresh TileState of
+ *  every tile in view. The server ignores a second one within a second, so they are spaced. */
+function requestResync() {
+  if (resyncTimer) return;
+  const wait = Math.max(0, lastResyncAt + RESYNC_INTERVAL_MS - performance.now());
+  resyncTimer = setTimeout(() => {
+    resyncTimer = 0;
+    if (state !== 'open' || !subscribed || subscribed.width === 0) return;
+    lastResyncAt = performance.now();
+    sendViewport(subscribed);
+  }, wait);
+}
+
+// Tiles that should have arrived but did not (a resync the server dropped, say) are asked for
+// again, so a view can never stay incomplete.
+setInterval(() => {
+  if (state === 'open' && live.awaiting.size > 0 && performance.now() - lastViewportAt > AWAIT_TIMEOUT_MS) {
+    requestResync();
+  }
+}, 1000);
+
+/** A refused SetViewport left the server on the previous viewport, which we no longer track:
+ *  start from nothing (unsubscribe everything, then subscribe what the view needs). */
+function viewportRefused() {
+  if (refusedTimer) return;
+  refusedTimer = setTimeout(() => {
+    refusedTimer = 0;
+    if (state !== 'open') return;
+    live.clear();
+    subscribed = null;
+    subscribedKeys = new Set();
+    connection.send({ type: 'SetViewport', board: board.index, x: 0, y: 0, width: 0, height: 0 });
+    subscribed = { x: 0, y: 0, width: 0, height: 0 };
+    syncViewport(true);
+  }, REFUSED_RETRY_MS);
+}
+
 function disconnected({ code, reason, retryInMs }) {
   state = 'closed';
   generation += 1;
+  clearTimeout(resyncTimer);
+  resyncTimer = 0;
+  clearTimeout(refusedTimer);
+  refusedTimer = 0;
   // Versions are only comparable within one connection (6.3): live tiles are fetched again.
   // Meanwhile the view shows the overview, not stale live tiles that might hide paints made
   // while we were away.
@@ -163,7 +216,9 @@ function handle(msg) {
     case 'PaintResult':
       return onPaintResult(msg);
     case 'Error':
-      return ui.status(`The server refused a message: ${msg.code} (${msg.message}).`, 'error');
+      ui.status(`The server refused a message: ${msg.code} (${msg.message}).`, 'error');
+      if (VIEWPORT_ERRORS.has(msg.code)) viewportRefused();
+      return undefined;
   }
 }
 
@@ -171,7 +226,10 @@ function handle(msg) {
  *  the JSON cannot be read (the overview tiles will then fail and be retried). */
 async function boardJson(info) {
   try {
-    const response = await fetch(`/api/boards/${encodeURIComponent(info.id)}`, { cache: 'no-store' });
+    const response = await fetch(`/api/boards/${encodeURIComponent(info.id)}`, {
+      cache: 'no-store',
+      signal: AbortSignal.timeout(BOARD_JSON_TIMEOUT_MS),
+    });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const json = await response.json();
     if (json.overview) return json;
@@ -230,7 +288,8 @@ function setupBoard(next) {
     camera = new Camera(next, { width: rect.width, height: rect.height });
     const hash = parseHash(location.hash);
     if (hash.board === next.id || hash.board === null) {
-      if (hash.x !== null) camera.set(hash.x, hash.y, hash.scale ?? Math.max(camera.scale, 4));
+      // The hash names the pixel at the centre: show the middle of it.
+      if (hash.x !== null) camera.set(hash.x + 0.5, hash.y + 0.5, hash.scale ?? Math.max(camera.scale, 4));
       else if (hash.scale !== null) camera.set(camera.x, camera.y, hash.scale);
     }
     renderer.setCamera(camera);
@@ -253,7 +312,8 @@ function neededLiveRect() {
 
 function currentLevel() {
   const needed = neededLiveRect();
-  return chooseLevel(camera.scale, needed.width * needed.height, Number(limits?.maxViewportArea ?? 0), board.overview.levels);
+  const max = Number(limits?.maxViewportArea ?? 0);
+  return chooseLevel(camera.scale, needed.width * needed.height, max, board.overview.levels, level);
 }
 
 /** The camera moved: redraw now, re-subscribe soon, update the hash a little later. */
@@ -261,6 +321,9 @@ function viewChanged() {
   if (!camera) return;
   level = currentLevel();
   ui.zoom(camera.scale, level);
+  // The pixel under a resting mouse changes when the view moves under it (keys, buttons).
+  const mouse = input.lastMouse;
+  if (mouse) hoverAt(mouse.x, mouse.y);
   wantOverview();
   redraw();
   const now = performance.now();
@@ -314,7 +377,8 @@ function sendViewport(rect) {
     // A resync re-sends every tile; otherwise only the tiles new to the viewport come.
     if (resync || !live.tiles.has(key)) live.awaiting.add(key);
   }
-  viewportsSent.push({ ...rect, at: Math.round(performance.now()) });
+  lastViewportAt = performance.now();
+  viewportsSent.push({ ...rect, at: Math.round(lastViewportAt) });
   if (viewportsSent.length > 100) viewportsSent.shift();
   connection.send({ type: 'SetViewport', board: board.index, ...rect });
 }
@@ -352,7 +416,7 @@ window.addEventListener('hashchange', () => {
     location.reload();
     return;
   }
-  camera.set(hash.x ?? camera.x, hash.y ?? camera.y, hash.scale ?? camera.scale);
+  camera.set(hash.x === null ? camera.x : hash.x + 0.5, hash.y === null ? camera.y : hash.y + 0.5, hash.scale ?? camera.scale);
   viewChanged();
 });
 
@@ -454,7 +518,8 @@ function viewComplete() {
     if (state !== 'open') return false;
     let complete = true;
     forEachCell(cellRange(neededLiveRect(), board.tileSize), (tx, ty) => {
-      if (!live.get(tx, ty)) complete = false;
+      const tile = live.get(tx, ty);
+      if (!tile || tile.stale) complete = false;
     });
     return complete;
   }
@@ -477,11 +542,15 @@ function drawScene(layer) {
       layer.bitmap(tile, 2 ** l);
     }
   }
-  if (level === 0 || live.tiles.size > 0) {
+  if (level === 0) {
     forEachCell(cellRange(visible, board.tileSize), (tx, ty) => {
       const tile = live.get(tx, ty);
       if (tile) layer.bitmap(tile, 1);
     });
+  } else {
+    // Live tiles linger for a moment after zooming out; the view may span far more cells
+    // than there are tiles held.
+    for (const tile of live.tiles.values()) layer.bitmap(tile, 1);
   }
   if (firstFullView === null && viewComplete()) firstFullView = now;
 }
@@ -543,12 +612,14 @@ const input = new Input(canvas, {
   camera: () => camera,
   changed: () => viewChanged(),
   tap,
-  hover: (sx, sy) => {
-    const pixel = camera && sx !== null && sx !== undefined ? camera.pixelAt(sx, sy) : null;
-    ui.pointer(pixel);
-    renderer.setHover(pixel);
-  },
+  hover: (sx, sy) => hoverAt(sx, sy),
 });
+
+function hoverAt(sx, sy) {
+  const pixel = camera && sx !== null && sx !== undefined ? camera.pixelAt(sx, sy) : null;
+  ui.pointer(pixel);
+  renderer.setHover(pixel);
+}
 
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') connection.retryNow();
@@ -648,7 +719,7 @@ window.tessera = Object.freeze({
    *  sent, without optimistic paints), or null when that tile is not held. */
   pixel(x, y) {
     const tile = board && liveTileAt(x, y);
-    if (!tile) return null;
+    if (!tile || tile.stale) return null;
     const dx = x - tile.x;
     const dy = y - tile.y;
     if (dx < 0 || dy < 0 || dx >= tile.width || dy >= tile.height) return null;

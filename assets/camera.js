@@ -13,6 +13,8 @@ export const PAINT_MIN_SCALE = 1;
 /** Live full-resolution tiles are used down to this scale when the view fits the server's
  *  viewport limit; further out, a 64-pixel tile would cover only a few screen pixels. */
 export const LIVE_MIN_SCALE = 0.25;
+/** A live view turns to the overview only below `LIVE_MIN_SCALE` times this. */
+export const LIVE_HYSTERESIS = 0.8;
 
 export class Camera {
   constructor(board, screen) {
@@ -174,13 +176,17 @@ export function containsRect(outer, inner) {
  * Which data a view shows: 0 for live full-resolution tiles over the websocket, or an overview
  * level n >= 1 (the board at 1/2^n of its resolution, fetched over HTTP).
  *
- * Live tiles are used when the view is close enough (`LIVE_MIN_SCALE`) and the tiles it touches
+ * Live tiles are used when the view is close enough (`LIVE_MIN_SCALE`, with some hysteresis
+ * when the `current` level is already live) and the tiles it touches
  * fit the server's `maxViewportArea`. Otherwise the level is the coarsest one whose pixels are
  * still no larger than a screen pixel (2^n <= 1/scale), so a zoomed-out view downloads about as
  * many pixels as the screen has, whatever the board's size; never above the top `levels`.
  */
-export function chooseLevel(scale, liveArea, maxViewportArea, levels) {
-  if (scale >= LIVE_MIN_SCALE && liveArea <= maxViewportArea) return 0;
+export function chooseLevel(scale, liveArea, maxViewportArea, levels, current = -1) {
+  // Hysteresis: a live view stays live a little further out than an overview turns live, so
+  // zooming around the threshold does not drop and re-download every live tile each time.
+  const liveMin = current === 0 ? LIVE_MIN_SCALE * LIVE_HYSTERESIS : LIVE_MIN_SCALE;
+  if (scale >= liveMin && liveArea <= maxViewportArea) return 0;
   if (levels < 1) return 0;
   const level = Math.floor(Math.log2(1 / scale) + 1e-9);
   return Math.min(levels, Math.max(1, level));

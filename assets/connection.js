@@ -7,6 +7,10 @@ import { PROTOCOL_VERSION, CLOSE_CODES, decodeServerFrame, encodeClient } from '
 const TOKEN_KEY = 'tessera.token';
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15000;
+/** A connection open this long counts as working: the next disconnect starts the backoff anew. */
+const STABLE_MS = 10000;
+/** After being closed as slow (4001) or flooding (4002), wait at least this long. */
+const SLOW_MIN_MS = 5000;
 
 function readToken() {
   try {
@@ -36,6 +40,7 @@ export class Connection {
     this.onState = state;
     this.socket = null;
     this.attempt = 0;
+    this.openedAt = 0;
     this.timer = 0;
     this.fatal = false;
     this.bytesReceived = 0;
@@ -58,27 +63,29 @@ export class Connection {
       if (typeof event.data === 'string') return; // the protocol has no text frames
       this.bytesReceived += event.data.byteLength;
       this.framesReceived += 1;
+      if (!welcomed) {
+        // Protocol 6.1/9: the Welcome's tag (u32) and protocol_version (u16) are readable
+        // whatever else a newer server changed; check them before decoding anything.
+        const view = new DataView(event.data);
+        if (view.byteLength < 6 || view.getUint32(0, true) !== 0) {
+          return this.giveUp(ws, 'the server did not start with a Welcome: please reload');
+        }
+        const version = view.getUint16(4, true);
+        if (version !== PROTOCOL_VERSION) {
+          return this.giveUp(ws, `the server speaks protocol ${version}, this page ${PROTOCOL_VERSION}: please reload`);
+        }
+      }
       let messages;
       try {
         messages = decodeServerFrame(event.data);
       } catch (e) {
-        // The close event reconnects; a fresh connection resynchronises everything.
-        console.warn(`unreadable frame from the server: ${e.message}`);
-        ws.close(CLOSE_CODES.NORMAL, 'unreadable frame');
-        return;
+        // Over TCP this is version skew or a bug, not noise: reconnecting would only repeat it.
+        return this.giveUp(ws, `unreadable message from the server (${e.message}): please reload`);
       }
       if (!welcomed) {
-        const welcome = messages[0];
-        if (welcome?.type !== 'Welcome') return this.giveUp(ws, 'the server did not start with a Welcome');
-        if (welcome.protocolVersion !== PROTOCOL_VERSION) {
-          return this.giveUp(
-            ws,
-            `the server speaks protocol ${welcome.protocolVersion}, this page ${PROTOCOL_VERSION}: please reload`,
-          );
-        }
         welcomed = true;
-        this.attempt = 0;
-        writeToken(welcome.userToken);
+        this.openedAt = Date.now();
+        writeToken(messages[0].userToken);
         this.onState('open', {});
       }
       this.onFrame(messages);
@@ -99,7 +106,12 @@ export class Connection {
 
   closed(code, reason) {
     if (this.fatal) return;
+    // Only a connection that lasted resets the backoff, so a server that accepts and then
+    // closes at once (overloaded, or closing us as slow) is not hammered every half second.
+    if (this.openedAt && Date.now() - this.openedAt > STABLE_MS) this.attempt = 0;
+    this.openedAt = 0;
     let delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.attempt);
+    if (code === CLOSE_CODES.SLOW_CONSUMER || code === CLOSE_CODES.FLOOD) delay = Math.max(delay, SLOW_MIN_MS);
     delay = Math.round(delay * (0.5 + Math.random() / 2));
     this.attempt += 1;
     if (code === CLOSE_CODES.BAD_TOKEN) {

@@ -9,6 +9,7 @@ const TAP_SLOP = { mouse: 5, pen: 8, touch: 12 };
 /** Wheel zoom factor per pixel of scroll. */
 const WHEEL_ZOOM = 0.0025;
 const LINE_PIXELS = 16;
+const PINCH_WHEEL_BOOST = 4;
 const KEY_PAN_FRACTION = 0.15;
 /** Zoom factor of a +/- button or key press. */
 export const ZOOM_STEP = 2;
@@ -28,13 +29,18 @@ export class Input {
     this.pointers = new Map();
     this.press = null;
     this.pinch = null;
+    /** Where the mouse is over the board (CSS pixels), so hover follows keyboard moves too. */
+    this.lastMouse = null;
 
     element.addEventListener('pointerdown', (e) => this.down(e));
     element.addEventListener('pointermove', (e) => this.move(e));
     element.addEventListener('pointerup', (e) => this.up(e, true));
     element.addEventListener('pointercancel', (e) => this.up(e, false));
+    element.addEventListener('lostpointercapture', (e) => this.up(e, false));
     element.addEventListener('pointerleave', (e) => {
-      if (e.pointerType === 'mouse') this.hover(null);
+      if (e.pointerType !== 'mouse') return;
+      this.lastMouse = null;
+      this.hover(null);
     });
     element.addEventListener('wheel', (e) => this.wheel(e), { passive: false });
     element.addEventListener('contextmenu', (e) => e.preventDefault());
@@ -74,7 +80,10 @@ export class Input {
     const camera = this.camera();
     if (!camera) return;
     const p = this.local(e);
-    if (e.pointerType === 'mouse') this.hover(p.x, p.y);
+    if (e.pointerType === 'mouse') {
+      this.lastMouse = p;
+      this.hover(p.x, p.y);
+    }
     if (!this.pointers.has(e.pointerId)) return;
     this.pointers.set(e.pointerId, p);
     if (this.pinch && this.pointers.size >= 2) {
@@ -107,6 +116,11 @@ export class Input {
     if (!this.pointers.has(e.pointerId)) return;
     this.pointers.delete(e.pointerId);
     const press = this.press;
+    if (this.pointers.size >= 2) {
+      // Still a pinch, maybe with other fingers: restart it from where they are now.
+      this.startPinch();
+      return;
+    }
     if (this.pointers.size === 1) {
       // One finger left after a pinch: it pans from where it is now.
       const [id, p] = [...this.pointers.entries()][0];
@@ -114,7 +128,6 @@ export class Input {
       this.press = { id, startX: p.x, startY: p.y, lastX: p.x, lastY: p.y, moved: true, type: e.pointerType };
       return;
     }
-    if (this.pointers.size > 0) return;
     this.pinch = null;
     this.press = null;
     if (completed && press && press.id === e.pointerId && !press.moved) {
@@ -128,7 +141,9 @@ export class Input {
     e.preventDefault();
     const unit = e.deltaMode === 1 ? LINE_PIXELS : e.deltaMode === 2 ? camera.screen.height : 1;
     const p = this.local(e);
-    camera.zoomAt(p.x, p.y, camera.scale * Math.exp(-e.deltaY * unit * WHEEL_ZOOM));
+    // A trackpad pinch arrives as a wheel with ctrlKey and small deltas: zoom faster for it.
+    const rate = e.ctrlKey ? WHEEL_ZOOM * PINCH_WHEEL_BOOST : WHEEL_ZOOM;
+    camera.zoomAt(p.x, p.y, camera.scale * Math.exp(-e.deltaY * unit * rate));
     this.changed();
   }
 

@@ -22,7 +22,8 @@ export class OverviewLoader {
     this.refreshMs = Math.max(2000, board.overview.refresh_ms);
     this.colours = colours;
     this.loaded = loaded;
-    this.cache = new OverviewTiles(256);
+    // Room for a few screens of tiles at two levels, ~20 MB at most: phones stay comfortable.
+    this.cache = new OverviewTiles(64);
     /** Keys wanted now, most important first. */
     this.wanted = [];
     this.inFlight = new Set();
@@ -69,6 +70,7 @@ export class OverviewLoader {
     this.wanted = list;
     const keep = new Set(list.map((t) => OverviewTiles.key(t.level, t.tx, t.ty)));
     this.cache.evict(keep);
+    for (const key of this.failedAt.keys()) if (!keep.has(key)) this.failedAt.delete(key);
     this.pump();
   }
 
@@ -115,6 +117,10 @@ export class OverviewLoader {
       this.stats.bytes += pixels.length;
       const tile = new Bitmap(tx * this.tileSize, ty * this.tileSize, width, height, pixels, this.colours());
       tile.level = level;
+      // Overview tiles are replaced, never patched: once on their canvas, the colour copy can go.
+      tile.drawable();
+      tile.image = null;
+      tile.words = null;
       tile.etag = response.headers.get('etag');
       tile.checkedAt = performance.now();
       tile.usedAt = performance.now();

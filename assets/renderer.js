@@ -102,7 +102,8 @@ export class Renderer {
     this.draw(layer);
 
     const h = this.hover;
-    if (h && camera.scale >= 4) {
+    // An outline needs a pixel at least 2 screen pixels wide to be seen around.
+    if (h && camera.scale >= 2) {
       const x0 = this.sx(h.x);
       const y0 = this.sy(h.y);
       const x1 = this.sx(h.x + 1);

@@ -115,12 +115,14 @@ export class LiveTiles {
     const key = `${msg.tx},${msg.ty}`;
     const tile = this.tiles.get(key);
     if (!tile) return this.awaiting.has(key) ? 'stale' : 'gap';
+    // A copy known to have missed a batch takes nothing more until its fresh state replaces it
+    // (it stays on screen meanwhile).
+    if (tile.stale) return 'stale';
     // Versions are Numbers below 2^53 (protocol.js), so plain comparisons hold.
     if (msg.version <= tile.version) return 'stale';
     if (msg.baseVersion !== tile.version) {
+      tile.stale = true;
       if (this.awaiting.has(key)) return 'stale';
-      // Drop the copy (its image stays on screen until the fresh state arrives).
-      this.tiles.delete(key);
       this.awaiting.add(key);
       return 'gap';
     }
@@ -134,7 +136,8 @@ export class LiveTiles {
   }
 }
 
-/** Downsampled tiles of the overview levels, with their ETags, capped in number. */
+/** Downsampled tiles of the overview levels, with their ETags, capped in number (each costs
+ *  its indices plus a canvas: about 320 KB for a full 256 x 256 tile). */
 export class OverviewTiles {
   constructor(limit) {
     this.limit = limit;

@@ -3,10 +3,11 @@
 // pages and the server were doing and save screenshots.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const STEP_TIMEOUT_MS = 15_000;
@@ -126,12 +127,15 @@ export class TestContext {
     return this.browser;
   }
 
-  /** A page in its own browser context (its own user: own localStorage), opened at `url`. */
+  /** A page in its own browser context (its own user: own localStorage), opened at `url`;
+   *  `page.socketLog` records its websocket traffic. */
   async page(name, url, contextOptions = {}) {
     this.at(`open ${url} in context "${name}"`);
     const context = await this.browser.newContext({ viewport: { width: 1000, height: 760 }, ...contextOptions });
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
+    /** What the page sent and received over its websockets, decoded. */
+    page.socketLog = await recordSocket(page);
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') this.logs.push(`${name} ${m.type()}: ${m.text()}`);
     });
@@ -210,11 +214,65 @@ export async function httpPaint(base, board, x, y, color) {
   return body;
 }
 
+/** The page's own codec (assets/protocol.js), to read the websocket traffic the test sees.
+ *  Imported through a .mjs copy: Node would load a .js file outside a module package as
+ *  CommonJS. */
+let protocol = null;
+export function loadProtocol() {
+  protocol ??= importProtocol();
+  return protocol;
+}
+
+async function importProtocol() {
+  const scratch = mkdtempSync(join(tmpdir(), 'tessera-e2e-protocol-'));
+  const copy = join(scratch, 'protocol.mjs');
+  copyFileSync(new URL('../../assets/protocol.js', import.meta.url), copy);
+  try {
+    return await import(pathToFileURL(copy).href);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Records the page's websocket traffic, decoded: `{sent: [client messages], received: [server
+ * messages]}` with `at` (Date.now()) on each. Attach before the page connects.
+ */
+export async function recordSocket(page) {
+  const { decodeClient, decodeServerFrame } = await loadProtocol();
+  const log = { sent: [], received: [] };
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => {
+      if (typeof f.payload !== 'string') log.sent.push({ ...decodeClient(f.payload), at: Date.now() });
+    });
+    ws.on('framereceived', (f) => {
+      if (typeof f.payload === 'string') return;
+      for (const m of decodeServerFrame(f.payload)) log.received.push({ ...m, at: Date.now() });
+    });
+  });
+  return log;
+}
+
 /** Clicks (mouse) board pixel (x, y) on the page's canvas, where the page's camera shows it. */
 export async function clickPixel(page, x, y) {
   const point = await page.evaluate(([px, py]) => window.tessera.screenOf(px, py), [x, y]);
   const box = await page.locator('[data-testid="board"]').boundingBox();
   await page.mouse.click(box.x + point.x, box.y + point.y);
+}
+
+/** Waits until the page's canvas shows `rgb` ([r, g, b]) at board pixel (x, y). */
+export async function waitRendered(page, x, y, rgb, timeout = STEP_TIMEOUT_MS) {
+  await page.waitForFunction(
+    ([px, py, want]) => {
+      const canvas = document.querySelector('[data-testid="board"]');
+      const p = window.tessera.screenOf(px, py);
+      const r = window.devicePixelRatio || 1;
+      const d = canvas.getContext('2d').getImageData(Math.floor(p.x * r), Math.floor(p.y * r), 1, 1).data;
+      return d[0] === want[0] && d[1] === want[1] && d[2] === want[2];
+    },
+    [x, y, rgb],
+    { timeout },
+  );
 }
 
 /** The RGB the page's canvas shows at board pixel (x, y). */

@@ -16,8 +16,12 @@ export default async function test(t) {
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.wheel(0, -300);
   await page.keyboard.press('ArrowRight');
-  await page.waitForFunction(() => !location.hash.startsWith('#main,300,200,6'));
-  await page.waitForTimeout(400); // the hash is written once the view rests
+  // The hash is written once the view rests.
+  await page.waitForFunction(() => {
+    const c = window.tessera.camera;
+    const [, x, y, z] = location.hash.slice(1).split(',').map(Number);
+    return x === Math.floor(c.x) && y === Math.floor(c.y) && Math.abs(z - c.scale) / c.scale < 0.01;
+  });
   const moved = await page.evaluate(() => ({ camera: window.tessera.camera, hash: location.hash }));
   if (!(moved.camera.scale > 6)) throw new Error(`wheel up did not zoom in: ${JSON.stringify(moved)}`);
   const [id, hx, hy, hz] = moved.hash.slice(1).split(',');

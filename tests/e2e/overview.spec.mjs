@@ -5,7 +5,7 @@
 // download well under 2 MB. A paint block made over HTTP shows up in the zoomed-out view
 // within the overview's refresh period. Zooming in there swaps to live full-resolution tiles.
 
-import { httpPaint, renderedAt } from './harness.mjs';
+import { httpPaint, recordSocket, renderedAt } from './harness.mjs';
 
 const SIZE = 16384;
 /** A block of this many pixels square is one pixel of overview level 4. */
@@ -23,8 +23,7 @@ export default async function test(t) {
   t.pages.viewer = page;
   page.on('pageerror', (e) => t.logs.push(`viewer uncaught: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && t.logs.push(`viewer error: ${m.text()}`));
-  const sent = [];
-  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(f.payload)));
+  const socket = await recordSocket(page);
   t.at('open the whole board');
   await page.goto(server.url);
   await t.ready(page);
@@ -43,6 +42,13 @@ export default async function test(t) {
   }
   if (view.viewport === null || view.viewport.width !== 0) {
     throw new Error(`zoomed out, the page should hold no live subscription, not ${JSON.stringify(view.viewport)}`);
+  }
+  const viewports = socket.sent.filter((m) => m.type === 'SetViewport');
+  if (viewports.length === 0 || viewports.some((v) => v.width !== 0 || v.height !== 0)) {
+    throw new Error(`zoomed out, the page sent ${JSON.stringify(viewports)}; only empty viewports are allowed`);
+  }
+  if (socket.received.some((m) => m.type === 'TileState' || m.type === 'TileUpdate')) {
+    throw new Error('zoomed out, the page received live tiles');
   }
   const tileRequests = requests.filter((p) => p.includes('/tiles/'));
   const overviewRequests = requests.filter((p) => p.includes('/overview/'));

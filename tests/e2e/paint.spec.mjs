@@ -5,7 +5,7 @@
 // of the tile and its canvas show the colour, and the server's raw tile has it. A press that
 // moves (a drag) pans the view and sends no paint.
 
-import { clickPixel, renderedAt } from './harness.mjs';
+import { clickPixel, waitRendered } from './harness.mjs';
 
 export default async function test(t) {
   const server = await t.server({ TESSERA__BOARDS__0__WIDTH: '256', TESSERA__BOARDS__0__HEIGHT: '256' });
@@ -73,11 +73,7 @@ export default async function test(t) {
   await painter.waitForFunction(([px, py, c]) => window.tessera.pixel(px, py) === c, [x, y, color]);
 
   t.at("check the viewer's canvas renders the colour");
-  await viewer.waitForTimeout(100); // the next animation frame
-  const rendered = await renderedAt(viewer, x, y);
-  if (JSON.stringify(rendered) !== JSON.stringify(board.palette[color])) {
-    throw new Error(`canvas shows rgb ${rendered}, palette colour ${color} is rgb ${board.palette[color]}`);
-  }
+  await waitRendered(viewer, x, y, board.palette[color]);
 
   t.at('read the pixel back over HTTP');
   const tx = Math.floor(x / board.tileSize);

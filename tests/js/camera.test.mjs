@@ -95,6 +95,9 @@ test('live tiles close up, overview levels that match the screen further out', (
   assert.equal(chooseLevel(0.061, 1e9, max, 6), 4, '16384 px in 1000 px');
   assert.equal(chooseLevel(0.001, 1e9, max, 6), 6, 'never above the top level');
   assert.equal(chooseLevel(0.9, 1e12, max, 6), 1, 'never below level 1 when not live');
+  assert.equal(chooseLevel(0.22, 100, max, 6, 0), 0, 'a live view stays live a little further out');
+  assert.equal(chooseLevel(0.22, 100, max, 6, 2), 2, 'an overview turns live only at the threshold');
+  assert.equal(chooseLevel(0.19, 100, max, 6, 0), 2, 'and not much further');
 });
 
 test('the URL hash round-trips a view', () => {
