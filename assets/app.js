@@ -115,6 +115,8 @@ let writtenHash = '';
 /** performance.now() when every tile of the view was first on screen. */
 let firstFullView = null;
 const viewportsSent = [];
+/** Main-thread time spent applying server frames (decoding is counted by the connection). */
+const handled = { frames: 0, ms: 0 };
 
 // ---------------------------------------------------------------------------------------------
 // Connection
@@ -136,7 +138,10 @@ const connection = new Connection({
     }
   },
   frame: (messages) => {
+    const start = performance.now();
     for (const msg of messages) handle(msg);
+    handled.frames += 1;
+    handled.ms += performance.now() - start;
     if (resyncWanted) {
       resyncWanted = false;
       requestResync();
@@ -690,6 +695,10 @@ window.tessera = Object.freeze({
   },
   resetRenderStats() {
     renderer.durations = [];
+  },
+  /** Server frames applied so far and the main-thread milliseconds it took, decoding included. */
+  get handledFrames() {
+    return { frames: handled.frames, ms: handled.ms + connection.decodeMs };
   },
   /** The last PaintResult: {seq, x, y, color, outcome: {type, reason?, retryAfterMs?}}. */
   get lastResult() {

@@ -45,6 +45,7 @@ export class Connection {
     this.fatal = false;
     this.bytesReceived = 0;
     this.framesReceived = 0;
+    this.decodeMs = 0;
   }
 
   connect() {
@@ -76,8 +77,10 @@ export class Connection {
         }
       }
       let messages;
+      const start = performance.now();
       try {
         messages = decodeServerFrame(event.data);
+        this.decodeMs += performance.now() - start;
       } catch (e) {
         // Over TCP this is version skew or a bug, not noise: reconnecting would only repeat it.
         return this.giveUp(ws, `unreadable message from the server (${e.message}): please reload`);

@@ -128,6 +128,7 @@ async function run(index) {
     await painter.goto(server.url);
     await painter.waitForFunction(() => window.tessera?.state === 'open');
     await startFrames(page);
+    const handledBefore = await page.evaluate(() => window.tessera.handledFrames);
     const sent = await painter.evaluate(
       async ({ view, rate, ms }) => {
         const { encodeClient } = await import('/protocol.js');
@@ -166,6 +167,10 @@ async function run(index) {
     await page.waitForTimeout(200);
     const updates = frameStats(await stopFrames(page), await page.evaluate(() => window.tessera.renderStats));
     updates.paints_per_s = Math.round(sent / (UPDATES_MS / 1000));
+    const handledAfter = await page.evaluate(() => window.tessera.handledFrames);
+    updates.server_frames_per_s = Math.round((handledAfter.frames - handledBefore.frames) / (UPDATES_MS / 1000));
+    // Main-thread share spent decoding and applying the updates (ms per second of wall time).
+    updates.apply_ms_per_s = Number(((handledAfter.ms - handledBefore.ms) / (UPDATES_MS / 1000)).toFixed(2));
 
     // The default 2048x2048 board seen whole: ~1,000 live tiles drawn per frame.
     const small = await t.server();
