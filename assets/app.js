@@ -56,6 +56,14 @@ const DEFAULT_OVERVIEW_TILE = 256;
 /** Errors that mean our last SetViewport was not applied (protocol 6.2, 7). */
 const VIEWPORT_ERRORS = new Set(['UnknownBoard', 'ViewportOffBoard', 'ViewportTooLarge', 'RateLimited']);
 
+/** Close codes (protocol 7) in words; others show their code and reason. */
+const CLOSE_TEXT = {
+  1001: 'the server is restarting',
+  1006: 'no answer from the server',
+  4001: 'this page could not keep up with the board',
+  4002: 'too many messages from this page',
+};
+
 const REJECT_TEXT = {
   Cooldown: 'cooldown',
   UnknownBoard: 'unknown board',
@@ -205,7 +213,7 @@ function disconnected({ code, reason, retryInMs }) {
   overlay.clear();
   for (const key of stale) redrawPixel(key);
   ui.connection('closed', 'offline');
-  const why = reason ? `${code}: ${reason}` : `code ${code}`;
+  const why = CLOSE_TEXT[code] ?? (reason ? `${code}: ${reason}` : `code ${code}`);
   ui.status(`Connection lost (${why}); reconnecting in ${(retryInMs / 1000).toFixed(1)} s.`, 'error');
   redraw();
 }
