@@ -141,19 +141,37 @@ pub async fn tile(
         board.geometry().tile_size(),
         tile.version
     ));
-    if etag_matches(&req, &etag) {
-        return Ok(HttpResponse::NotModified()
+    Ok(raw_tile_response(
+        &req,
+        etag,
+        (rect.width, rect.height),
+        tile.version,
+        tile.pixels,
+    ))
+}
+
+/// A tile of palette indices (board or overview) as served over HTTP: 304 when the client
+/// holds `etag`, else the bytes with their size and version in headers.
+pub(super) fn raw_tile_response(
+    req: &HttpRequest,
+    etag: EntityTag,
+    (width, height): (u32, u32),
+    version: u64,
+    pixels: bytes::Bytes,
+) -> HttpResponse {
+    if etag_matches(req, &etag) {
+        return HttpResponse::NotModified()
             .insert_header(header::ETag(etag))
-            .finish());
+            .finish();
     }
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header(header::ETag(etag))
-        .insert_header(("X-Tile-Width", rect.width.to_string()))
-        .insert_header(("X-Tile-Height", rect.height.to_string()))
-        .insert_header(("X-Tile-Version", tile.version.to_string()))
+        .insert_header(("X-Tile-Width", width.to_string()))
+        .insert_header(("X-Tile-Height", height.to_string()))
+        .insert_header(("X-Tile-Version", version.to_string()))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(tile.pixels))
+        .body(pixels)
 }
 
 #[derive(Debug, Deserialize)]

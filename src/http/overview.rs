@@ -1,11 +1,11 @@
 //! `GET /api/boards/{board}/overview/{level}/{tx}/{ty}`: one 256-pixel tile of the board
 //! downsampled by `2^level`, for clients zoomed out too far to read the board's own tiles.
 
-use actix_web::http::header::{self, EntityTag};
+use actix_web::http::header::EntityTag;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
-use super::api::{etag_matches, find_board};
+use super::api::{find_board, raw_tile_response};
 use super::error::ApiError;
 
 /// The overview tile: one palette index per pixel, row-major, at its real size, with the same
@@ -24,17 +24,11 @@ pub async fn tile(
     // The boot value keeps a tag of a previous run (versions restart from the snapshots, and
     // the board's geometry may have changed) from ever matching.
     let etag = EntityTag::new_strong(format!("o{level}-{}-{}", overview.boot(), tile.version));
-    if etag_matches(&req, &etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header(header::ETag(etag))
-            .finish());
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("application/octet-stream")
-        .insert_header(header::ETag(etag))
-        .insert_header(("X-Tile-Width", tile.width.to_string()))
-        .insert_header(("X-Tile-Height", tile.height.to_string()))
-        .insert_header(("X-Tile-Version", tile.version.to_string()))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(tile.pixels))
+    Ok(raw_tile_response(
+        &req,
+        etag,
+        (tile.width, tile.height),
+        tile.version,
+        tile.pixels,
+    ))
 }

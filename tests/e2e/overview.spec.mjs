@@ -5,7 +5,7 @@
 // download well under 2 MB. A paint block made over HTTP shows up in the zoomed-out view
 // within the overview's refresh period. Zooming in there swaps to live full-resolution tiles.
 
-import { httpPaint, recordSocket, renderedAt } from './harness.mjs';
+import { httpPaint, recordSocket, renderedAt, waitRendered } from './harness.mjs';
 
 const SIZE = 16384;
 /** A block of this many pixels square is one pixel of overview level 4. */
@@ -70,17 +70,7 @@ export default async function test(t) {
     await Promise.all(paints.slice(i, i + 16).map(([x, y]) => httpPaint(server.url, 'main', x, y, color)));
   }
   const want = JSON.stringify(board.palette[color]);
-  await page.waitForFunction(
-    ([x, y, rgb]) => {
-      const canvas = document.querySelector('[data-testid="board"]');
-      const p = window.tessera.screenOf(x, y);
-      const r = window.devicePixelRatio || 1;
-      const d = canvas.getContext('2d').getImageData(Math.floor(p.x * r), Math.floor(p.y * r), 1, 1).data;
-      return JSON.stringify([d[0], d[1], d[2]]) === rgb;
-    },
-    [bx + BLOCK / 2, by + BLOCK / 2, want],
-    { timeout: 10_000 },
-  );
+  await waitRendered(page, bx + BLOCK / 2, by + BLOCK / 2, board.palette[color], 10_000);
 
   t.at('zoom in on the block: live tiles replace the overview');
   const liveBefore = requests.length;
