@@ -192,12 +192,6 @@ export function chooseLevel(scale, liveArea, maxViewportArea, levels, current = 
   return Math.min(levels, Math.max(1, level));
 }
 
-/** Overview level geometry: its size in level pixels and grid of `tileSize` tiles. */
-export function levelSize(board, level) {
-  const f = 2 ** level;
-  return { width: Math.ceil(board.width / f), height: Math.ceil(board.height / f) };
-}
-
 // ---------------------------------------------------------------------------------------------
 // URL hash: `#<board>,<x>,<y>,<zoom>`, e.g. `#main,1024,768,8`; x and y are the board pixel at
 // the centre of the screen, zoom the CSS pixels per board pixel.

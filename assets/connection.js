@@ -44,7 +44,6 @@ export class Connection {
     this.timer = 0;
     this.fatal = false;
     this.bytesReceived = 0;
-    this.framesReceived = 0;
     this.decodeMs = 0;
   }
 
@@ -63,7 +62,6 @@ export class Connection {
       if (this.socket !== ws) return;
       if (typeof event.data === 'string') return; // the protocol has no text frames
       this.bytesReceived += event.data.byteLength;
-      this.framesReceived += 1;
       if (!welcomed) {
         // Protocol 6.1/9: the Welcome's tag (u32) and protocol_version (u16) are readable
         // whatever else a newer server changed; check them before decoding anything.
