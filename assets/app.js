@@ -122,7 +122,6 @@ let hashTimer = 0;
 let writtenHash = '';
 /** performance.now() when every tile of the view was first on screen. */
 let firstFullView = null;
-const viewportsSent = [];
 /** Main-thread time spent applying server frames (decoding is counted by the connection). */
 const handled = { frames: 0, ms: 0 };
 
@@ -391,8 +390,6 @@ function sendViewport(rect) {
     if (resync || !live.tiles.has(key)) live.awaiting.add(key);
   }
   lastViewportAt = performance.now();
-  viewportsSent.push({ ...rect, at: Math.round(lastViewportAt) });
-  if (viewportsSent.length > 100) viewportsSent.shift();
   connection.send({ type: 'SetViewport', board: board.index, ...rect });
 }
 
@@ -691,9 +688,6 @@ window.tessera = Object.freeze({
   /** ms from navigation start to the first complete view, or null. */
   get firstFullViewMs() {
     return firstFullView;
-  },
-  get viewportsSent() {
-    return viewportsSent.map((v) => ({ ...v }));
   },
   get socketBytes() {
     return connection.bytesReceived;

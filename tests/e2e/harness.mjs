@@ -128,14 +128,17 @@ export class TestContext {
   }
 
   /** A page in its own browser context (its own user: own localStorage), opened at `url`;
-   *  `page.socketLog` records its websocket traffic. */
+   *  `page.socketLog` records its websocket traffic and `page.requests` its HTTP paths. */
   async page(name, url, contextOptions = {}) {
     this.at(`open ${url} in context "${name}"`);
     const context = await this.browser.newContext({ viewport: { width: 1000, height: 760 }, ...contextOptions });
     const page = await context.newPage();
     page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    /** What the page sent and received over its websockets, decoded. */
+    /** What the page sent and received over its websockets, decoded, and the paths it
+     *  requested over HTTP. */
     page.socketLog = await recordSocket(page);
+    page.requests = [];
+    page.on('request', (r) => page.requests.push(new URL(r.url()).pathname));
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') this.logs.push(`${name} ${m.type()}: ${m.text()}`);
     });
@@ -262,17 +265,14 @@ export async function clickPixel(page, x, y) {
 
 /** Waits until the page's canvas shows `rgb` ([r, g, b]) at board pixel (x, y). */
 export async function waitRendered(page, x, y, rgb, timeout = STEP_TIMEOUT_MS) {
-  await page.waitForFunction(
-    ([px, py, want]) => {
-      const canvas = document.querySelector('[data-testid="board"]');
-      const p = window.tessera.screenOf(px, py);
-      const r = window.devicePixelRatio || 1;
-      const d = canvas.getContext('2d').getImageData(Math.floor(p.x * r), Math.floor(p.y * r), 1, 1).data;
-      return d[0] === want[0] && d[1] === want[1] && d[2] === want[2];
-    },
-    [x, y, rgb],
-    { timeout },
-  );
+  const deadline = Date.now() + timeout;
+  let shown = null;
+  while (Date.now() < deadline) {
+    shown = await renderedAt(page, x, y);
+    if (shown.every((c, i) => c === rgb[i])) return;
+    await page.waitForTimeout(20);
+  }
+  throw new Error(`(${x}, ${y}) still renders rgb ${shown}, not ${rgb}, after ${timeout} ms`);
 }
 
 /** The RGB the page's canvas shows at board pixel (x, y). */

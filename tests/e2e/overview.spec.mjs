@@ -5,7 +5,7 @@
 // download well under 2 MB. A paint block made over HTTP shows up in the zoomed-out view
 // within the overview's refresh period. Zooming in there swaps to live full-resolution tiles.
 
-import { httpPaint, recordSocket, renderedAt, waitRendered } from './harness.mjs';
+import { httpPaint, renderedAt, waitRendered } from './harness.mjs';
 
 const SIZE = 16384;
 /** A block of this many pixels square is one pixel of overview level 4. */
@@ -16,16 +16,9 @@ export default async function test(t) {
     TESSERA__BOARDS__0__WIDTH: String(SIZE),
     TESSERA__BOARDS__0__HEIGHT: String(SIZE),
   });
-  const requests = [];
-  const context = await t.browser.newContext({ viewport: { width: 1000, height: 760 } });
-  context.on('request', (r) => requests.push(new URL(r.url()).pathname));
-  const page = await context.newPage();
-  t.pages.viewer = page;
-  page.on('pageerror', (e) => t.logs.push(`viewer uncaught: ${e.message}`));
-  page.on('console', (m) => m.type() === 'error' && t.logs.push(`viewer error: ${m.text()}`));
-  const socket = await recordSocket(page);
   t.at('open the whole board');
-  await page.goto(server.url);
+  const page = await t.page('viewer', server.url);
+  const { requests, socketLog: socket } = page;
   await t.ready(page);
 
   const view = await page.evaluate(() => ({

@@ -191,23 +191,9 @@ impl Painter {
 
     /// Handles `first` and whatever else is readable. `Some(code)` if the connection ended.
     fn on_burst(&mut self, first: Incoming) -> Option<Option<u16>> {
-        let mut next = Some(first);
         let mut frames = Vec::new();
-        let mut closed = None;
-        while let Some(incoming) = next.take() {
-            match incoming {
-                Incoming::Frame(frame) => frames.push(frame),
-                Incoming::Unexpected => self.counts.bad_frames += 1,
-                Incoming::Control => {}
-                Incoming::Closed(code) => {
-                    closed = Some(code);
-                    break;
-                }
-            }
-            if frames.len() < BURST_MAX {
-                next = self.link.try_recv();
-            }
-        }
+        let (bad, closed) = self.link.drain_burst(first, &mut frames, BURST_MAX);
+        self.counts.bad_frames += bad;
         // The raw server sends painters every paint too; they are only drained.
         if self.ctx.codec == Codec::Tessera {
             let now = self.ctx.clock.now_ns();

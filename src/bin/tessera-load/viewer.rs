@@ -454,24 +454,10 @@ impl Viewer {
     /// one clock read. False if the connection ended.
     fn on_burst(&mut self, first: Incoming) -> bool {
         let mut tally = ViewerCounts::default();
-        let mut closed = None;
         let mut frames = std::mem::take(&mut self.frames);
         frames.clear();
-        let mut next = Some(first);
-        while let Some(incoming) = next.take() {
-            match incoming {
-                Incoming::Frame(frame) => frames.push(frame),
-                Incoming::Unexpected => tally.bad_frames += 1,
-                Incoming::Control => {}
-                Incoming::Closed(code) => {
-                    closed = Some(code);
-                    break;
-                }
-            }
-            if frames.len() < BURST_MAX {
-                next = self.link.try_recv();
-            }
-        }
+        let (bad, closed) = self.link.drain_burst(first, &mut frames, BURST_MAX);
+        tally.bad_frames += bad;
         let now = self.ctx.clock.now_ns();
         latency::record(|histograms| {
             let mut burst = Burst {

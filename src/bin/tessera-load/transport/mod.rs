@@ -73,6 +73,31 @@ impl Link {
         }
     }
 
+    /// Collects `first` and whatever else is already readable, up to `max` frames, into
+    /// `frames`: a burst is accounted at once (one clock read, one lock). Returns how many
+    /// non-protocol frames it skipped, and `Some(code)` when the connection ended.
+    pub fn drain_burst(
+        &mut self,
+        first: Incoming,
+        frames: &mut Vec<Bytes>,
+        max: usize,
+    ) -> (u64, Option<Option<u16>>) {
+        let mut bad = 0;
+        let mut next = Some(first);
+        while let Some(incoming) = next.take() {
+            match incoming {
+                Incoming::Frame(frame) => frames.push(frame),
+                Incoming::Unexpected => bad += 1,
+                Incoming::Control => {}
+                Incoming::Closed(code) => return (bad, Some(code)),
+            }
+            if frames.len() < max {
+                next = self.try_recv();
+            }
+        }
+        (bad, None)
+    }
+
     /// How often the client must speak to be heard as alive, when the transport does not answer
     /// the server's pings by itself.
     pub fn keepalive_interval(&self) -> Option<Duration> {
