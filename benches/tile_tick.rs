@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tessera::canvas::frame_queue::{FrameQueue, QueuedFrame};
+use tessera::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use tessera::canvas::tile_buffer::TileBuffer;
 use tessera::geometry::{BoardGeometry, Rect, TileCoord};
 
@@ -151,7 +151,7 @@ fn tick(
         for sub in subs.values() {
             sub.queue.push(QueuedFrame {
                 board: BOARD,
-                tile: coord,
+                source: FrameSource::Tile(coord),
                 epoch: sub.epoch,
                 bytes: batch.bytes.clone(),
             });
@@ -329,7 +329,10 @@ fn session_write(
     let current: Vec<Bytes> = drained
         .frames
         .into_iter()
-        .filter(|f| Some(f.board) == board && subscriptions.get(&f.tile) == Some(&f.epoch))
+        .filter(|f| {
+            Some(f.board) == board
+                && matches!(f.source, FrameSource::Tile(t) if subscriptions.get(&t) == Some(&f.epoch))
+        })
         .map(|f| f.bytes)
         .collect();
     if current.len() == 1 && replies.is_empty() {
@@ -390,7 +393,7 @@ fn session_write_group(c: &mut Criterion) {
                     for (coord, bytes) in &frames {
                         queue.push(QueuedFrame {
                             board: BOARD,
-                            tile: *coord,
+                            source: FrameSource::Tile(*coord),
                             epoch: EPOCH,
                             bytes: bytes.clone(),
                         });

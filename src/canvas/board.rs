@@ -6,6 +6,7 @@ use actix::Addr;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::board_feed::BoardFeed;
 use super::overview::Overview;
 use super::tile::{BoardCounters, Tile};
 use crate::geometry::{BoardGeometry, TileCoord};
@@ -18,6 +19,8 @@ pub struct Board {
     pub settings: BoardSettings,
     /// Tile actors, row-major by `BoardGeometry::tile_index`.
     tiles: Vec<Addr<Tile>>,
+    /// Serves the sessions that view the whole board, on boards small enough for that.
+    feed: Option<Addr<BoardFeed>>,
     pub counters: Arc<BoardCounters>,
     /// The board's last rendered PNG.
     pub png: RenderCache,
@@ -31,6 +34,7 @@ impl Board {
         index: u16,
         settings: BoardSettings,
         tiles: Vec<Addr<Tile>>,
+        feed: Option<Addr<BoardFeed>>,
         counters: Arc<BoardCounters>,
         overview: Overview,
     ) -> Self {
@@ -43,6 +47,7 @@ impl Board {
             index,
             settings,
             tiles,
+            feed,
             counters,
             png: RenderCache::default(),
             overview,
@@ -63,6 +68,10 @@ impl Board {
 
     pub fn tiles(&self) -> &[Addr<Tile>] {
         &self.tiles
+    }
+
+    pub fn feed(&self) -> Option<&Addr<BoardFeed>> {
+        self.feed.as_ref()
     }
 
     /// Paints applied so far on the whole board. Acquire: the tiles of every paint counted are

@@ -39,6 +39,13 @@ impl TickClock {
         self.next_boundary(now, Duration::ZERO)
     }
 
+    /// The first whole-board-feed boundary strictly after `now`: halfway between the tiles'
+    /// flush and the sessions' write, so the feed collects the tick's batches and hands its one
+    /// frame to its sessions before they write.
+    pub fn next_feed_tick(&self, now: Instant) -> Instant {
+        self.next_boundary(now, self.session_lag / 2)
+    }
+
     /// The first session-write boundary strictly after `now`.
     pub fn next_session_write(&self, now: Instant) -> Instant {
         self.next_boundary(now, self.session_lag)
@@ -71,6 +78,7 @@ mod tests {
             t0 + Duration::from_millis(40)
         );
         assert_eq!(clock.next_session_write(t0), t0 + Duration::from_millis(5));
+        assert_eq!(clock.next_feed_tick(t0), t0 + Duration::from_micros(2500));
         assert_eq!(
             clock.next_session_write(t0 + Duration::from_millis(5)),
             t0 + Duration::from_millis(25)

@@ -1,18 +1,28 @@
 //! The bounded queue between tile actors and one session: encoded tile frames waiting to be sent.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use super::write_schedule::WriteSchedule;
 use crate::geometry::TileCoord;
 
-/// One encoded message for one session, from one tile.
+/// Who queued a frame: which subscription of the session it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameSource {
+    /// One tile's state or update.
+    Tile(TileCoord),
+    /// The board's whole-board feed: every tile's state, or one tick's updates of every tile.
+    Feed,
+}
+
+/// Encoded messages for one session, from one tile or from a board's whole-board feed.
 #[derive(Debug, Clone)]
 pub struct QueuedFrame {
     pub board: u16,
-    pub tile: TileCoord,
+    pub source: FrameSource,
     /// The subscription this frame belongs to; the session drops frames of older subscriptions,
     /// so a tile left and re-entered within one tick never replays stale updates.
     pub epoch: u32,
@@ -34,13 +44,17 @@ pub struct Drained {
 /// Tiles never wait on it: `push` takes a short lock (held only to push or swap a `Vec`) and
 /// never blocks on the session or the network. It is bounded: past `capacity` frames it drops
 /// everything, remembers that it overflowed, and refuses further frames until the session has
-/// drained it and resynchronised. The session is woken through a `Notify` at most once between
-/// two drains, so fan-out to a session costs one wake per tick, not one per tile.
+/// drained it and resynchronised. The first frame after a drain enlists the queue with the
+/// [`WriteSchedule`], which wakes the session (through a `Notify`) on the next write boundary:
+/// fan-out to a session costs one wake per tick, not one per tile.
 #[derive(Debug)]
 pub struct FrameQueue {
     state: Mutex<State>,
     ready: Notify,
     capacity: usize,
+    /// `None`: woken at the first frame (a reader that keeps its own time, like the feed).
+    schedule: Option<Arc<WriteSchedule>>,
+    this: Weak<FrameQueue>,
 }
 
 #[derive(Debug, Default)]
@@ -51,12 +65,39 @@ struct State {
 }
 
 impl FrameQueue {
+    /// A queue whose reader is woken at once by the first frame after each drain.
     pub fn new(capacity: usize) -> Arc<Self> {
-        Arc::new(Self {
+        Self::build(capacity, None)
+    }
+
+    /// A session's queue: its reader is woken on the write boundary after the first frame.
+    pub fn with_schedule(capacity: usize, schedule: Arc<WriteSchedule>) -> Arc<Self> {
+        Self::build(capacity, Some(schedule))
+    }
+
+    fn build(capacity: usize, schedule: Option<Arc<WriteSchedule>>) -> Arc<Self> {
+        Arc::new_cyclic(|this| Self {
             state: Mutex::new(State::default()),
             ready: Notify::new(),
             capacity,
+            schedule,
+            this: this.clone(),
         })
+    }
+
+    /// Wake the reader on the next write boundary (at once without a schedule), whether or not
+    /// frames are waiting: for a session with replies to send or a frame still to finish.
+    pub fn request_write(&self) {
+        match (&self.schedule, self.this.upgrade()) {
+            (Some(schedule), Some(this)) => schedule.enlist(this),
+            _ => self.wake(),
+        }
+    }
+
+    /// Wakes the reader now. `notify_one` stores a permit when the reader is not waiting, so no
+    /// wake is lost.
+    pub(super) fn wake(&self) {
+        self.ready.notify_one();
     }
 
     /// Queues a frame. Returns `false` if it was dropped because the queue is over capacity.
@@ -80,8 +121,7 @@ impl FrameQueue {
             state.woken = true;
         }
         if wake {
-            // `notify_one` stores a permit when the session is not waiting, so no wake is lost.
-            self.ready.notify_one();
+            self.request_write();
         }
         accepted
     }
@@ -114,7 +154,7 @@ mod tests {
     fn frame(n: u8) -> QueuedFrame {
         QueuedFrame {
             board: 0,
-            tile: TileCoord { tx: 0, ty: 0 },
+            source: FrameSource::Tile(TileCoord { tx: 0, ty: 0 }),
             epoch: 1,
             bytes: Bytes::from(vec![n]),
         }

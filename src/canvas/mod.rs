@@ -2,6 +2,7 @@
 //! overview pyramid of each board, and the supervisor that starts, restores and snapshots them.
 
 pub mod board;
+pub mod board_feed;
 pub mod changed_tiles;
 pub mod clock;
 pub mod cooldown;
@@ -11,6 +12,7 @@ pub mod overview_refresh;
 pub mod supervisor;
 pub mod tile;
 pub mod tile_buffer;
+pub mod write_schedule;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub struct Canvas {
     boards: Vec<Arc<Board>>,
     cooldowns: Cooldowns,
     clock: TickClock,
+    write_schedule: Arc<write_schedule::WriteSchedule>,
 }
 
 /// A refused paint: why, and for cooldowns how long to wait.
@@ -54,6 +57,7 @@ impl Canvas {
             boards,
             cooldowns: Cooldowns::default(),
             clock,
+            write_schedule: write_schedule::WriteSchedule::start(clock),
         }
     }
 
@@ -71,6 +75,11 @@ impl Canvas {
 
     pub fn clock(&self) -> TickClock {
         self.clock
+    }
+
+    /// Wakes sessions on the write boundary; every session queue enlists with it.
+    pub fn write_schedule(&self) -> &Arc<write_schedule::WriteSchedule> {
+        &self.write_schedule
     }
 
     pub fn cooldowns(&self) -> &Cooldowns {

@@ -10,6 +10,7 @@ use futures_util::future::join_all;
 
 use super::Canvas;
 use super::board::Board;
+use super::board_feed::BoardFeed;
 use super::clock::TickClock;
 use super::overview::Overview;
 use super::overview_refresh;
@@ -207,10 +208,19 @@ fn start_boards(
             overview_ms = overview_time.as_millis() as u64,
             "board ready"
         );
+        let feed = BoardFeed::wanted(&geometry, settings.limits.max_viewport_area).then(|| {
+            let arbiter = &arbiters[next_arbiter % arbiters.len()];
+            next_arbiter += 1;
+            let tiles = tiles.clone();
+            BoardFeed::start_in_arbiter(&arbiter.handle(), move |_| {
+                BoardFeed::new(board_index, geometry, tiles, clock)
+            })
+        });
         boards.push(Arc::new(Board::new(
             board_index,
             board.clone(),
             tiles,
+            feed,
             counters,
             overview,
         )));

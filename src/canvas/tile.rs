@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::changed_tiles::ChangedTiles;
 use super::clock::TickClock;
-use super::frame_queue::{FrameQueue, QueuedFrame};
+use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use super::tile_buffer::TileBuffer;
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::palette::Color;
@@ -101,7 +101,7 @@ impl Tile {
     fn frame(&self, epoch: u32, bytes: Bytes) -> QueuedFrame {
         QueuedFrame {
             board: self.board,
-            tile: self.coord,
+            source: FrameSource::Tile(self.coord),
             epoch,
             bytes,
         }

@@ -7,6 +7,14 @@ use bytes::Bytes;
 use crate::geometry::{Rect, TileCoord};
 use crate::protocol::{self, PixelChange, ServerMessage, TileState, TileUpdate};
 
+/// An update that does not continue from the copy's version: the copy missed something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("update from version {update_base} does not continue the copy at version {copy}")]
+pub struct VersionGap {
+    pub copy: u64,
+    pub update_base: u64,
+}
+
 /// The pixels of one tile plus the paints accepted since the last flush.
 ///
 /// Paints are queued, not applied, until [`TileBuffer::flush`]: the pixels a new subscriber or an
@@ -119,6 +127,42 @@ impl TileBuffer {
         })
     }
 
+    /// A copy of a tile built from its `TileState`, for a reader that follows the tile through
+    /// its updates ([`Self::apply_update`]) instead of owning it: the whole-board feed's mirror.
+    pub fn from_state(state: TileState) -> Self {
+        let rect = Rect {
+            x: 0,
+            y: 0,
+            width: u32::from(state.width),
+            height: u32::from(state.height),
+        };
+        let coord = TileCoord {
+            tx: state.tx,
+            ty: state.ty,
+        };
+        Self::new(state.board, coord, rect, state.pixels, state.version)
+    }
+
+    /// Applies one of the tile's own updates to this copy.
+    pub fn apply_update(&mut self, update: &TileUpdate) -> Result<(), VersionGap> {
+        if update.base_version != self.version {
+            return Err(VersionGap {
+                copy: self.version,
+                update_base: update.base_version,
+            });
+        }
+        let width = usize::from(self.width);
+        for change in &update.changes {
+            let offset = usize::from(change.dy) * width + usize::from(change.dx);
+            if let Some(pixel) = self.pixels.get_mut(offset) {
+                *pixel = change.color;
+            }
+        }
+        self.version = update.version;
+        self.state_cache = None;
+        Ok(())
+    }
+
     /// The encoded `TileState` at the current version.
     pub fn encoded_state(&mut self) -> Bytes {
         if let Some(bytes) = &self.state_cache {
@@ -208,5 +252,49 @@ mod tests {
         };
         assert_eq!(state.version, 11);
         assert_eq!(state.pixels[0], 1);
+    }
+
+    #[test]
+    fn a_copy_follows_the_tile_through_its_updates_and_refuses_a_gap() {
+        let mut tile = buffer();
+        let ServerMessage::TileState(state) = decode_server_frame(&tile.encoded_state())
+            .unwrap()
+            .remove(0)
+        else {
+            panic!()
+        };
+        let mut copy = TileBuffer::from_state(state);
+        for paints in [vec![(5, 3), (1, 4)], vec![(5, 7)]] {
+            for (offset, color) in paints {
+                tile.paint(offset, color);
+            }
+            let batch = tile.flush().unwrap();
+            let ServerMessage::TileUpdate(update) =
+                decode_server_frame(&batch.bytes).unwrap().remove(0)
+            else {
+                panic!()
+            };
+            copy.apply_update(&update).unwrap();
+        }
+        assert_eq!(copy.pixels(), tile.pixels());
+        assert_eq!(copy.version(), 13);
+        assert_eq!(copy.encoded_state(), tile.encoded_state());
+        tile.paint(0, 1);
+        tile.flush();
+        tile.paint(0, 2);
+        let ServerMessage::TileUpdate(skipped) = decode_server_frame(&tile.flush().unwrap().bytes)
+            .unwrap()
+            .remove(0)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            copy.apply_update(&skipped),
+            Err(VersionGap {
+                copy: 13,
+                update_base: 14
+            })
+        );
+        assert_eq!(copy.version(), 13, "a refused update changes nothing");
     }
 }

@@ -15,7 +15,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
 use crate::canvas::Canvas;
-use crate::canvas::frame_queue::FrameQueue;
+use crate::canvas::board::Board;
+use crate::canvas::board_feed::{JoinFeed, LeaveFeed};
+use crate::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use crate::canvas::tile::{SessionId, Subscribe, Unsubscribe};
 use crate::geometry::{Rect, TileCoord, Viewport, ViewportError};
 use crate::identity::UserToken;
@@ -78,17 +80,20 @@ pub struct Session<O: Outlet = actix_ws::Session> {
     limits: LimitSettings,
     ws: O,
     queue: Arc<FrameQueue>,
-    /// The board the viewport is on, and the epoch of each subscribed tile of it.
+    /// The board the viewport is on.
     board: Option<u16>,
     /// The accepted viewport, clipped; an identical `SetViewport` asks for fresh tile states.
     viewport: Option<Rect>,
+    /// The epoch of each subscribed tile, when the viewport covers part of the board.
     subscriptions: HashMap<TileCoord, u32>,
+    /// The epoch of the membership in the board's whole-board feed, when the viewport covers
+    /// every tile of a board that has one (then `subscriptions` is empty).
+    feed: Option<u32>,
     next_epoch: u32,
     /// Frames taken from the queue but not yet sent: what did not fit in the last frame.
-    backlog: VecDeque<crate::canvas::frame_queue::QueuedFrame>,
+    backlog: VecDeque<QueuedFrame>,
     /// Encoded replies (paint results, errors) waiting for the next write.
     replies: BytesMut,
-    write_scheduled: bool,
     /// When the frame now on its way was handed to the websocket; `None` when idle.
     writing: Option<Instant>,
     closing: bool,
@@ -143,7 +148,10 @@ impl<O: Outlet> Session<O> {
         Self {
             id: parts.id,
             user: parts.user,
-            queue: FrameQueue::new(queue_capacity(&parts.canvas, &parts.limits)),
+            queue: FrameQueue::with_schedule(
+                queue_capacity(&parts.canvas, &parts.limits),
+                Arc::clone(parts.canvas.write_schedule()),
+            ),
             rate: TokenBucket::new(parts.limits.max_messages_per_second, now),
             canvas: parts.canvas,
             limits: parts.limits,
@@ -151,10 +159,10 @@ impl<O: Outlet> Session<O> {
             board: None,
             viewport: None,
             subscriptions: HashMap::new(),
+            feed: None,
             next_epoch: 1,
             backlog: VecDeque::new(),
             replies: BytesMut::new(),
-            write_scheduled: false,
             writing: None,
             closing: false,
             flood: (now, 0),
@@ -183,26 +191,20 @@ impl<O: Outlet> Session<O> {
     }
 
     /// Queues a reply for the next write.
-    fn reply(&mut self, msg: &ServerMessage, ctx: &mut Context<Self>) {
+    fn reply(&mut self, msg: &ServerMessage) {
         protocol::encode_server_into_bytes(msg, &mut self.replies);
-        self.schedule_write(ctx);
+        self.schedule_write();
     }
 
-    fn error(&mut self, code: ErrorCode, message: String, ctx: &mut Context<Self>) {
-        self.reply(&ServerMessage::Error { code, message }, ctx);
+    fn error(&mut self, code: ErrorCode, message: String) {
+        self.reply(&ServerMessage::Error { code, message });
     }
 
-    fn schedule_write(&mut self, ctx: &mut Context<Self>) {
-        if self.write_scheduled || self.closing {
-            return;
+    /// Write at the next write boundary (see `WriteSchedule`).
+    fn schedule_write(&self) {
+        if !self.closing {
+            self.queue.request_write();
         }
-        self.write_scheduled = true;
-        let now = Instant::now();
-        let delay = self.canvas.clock().next_session_write(now) - now;
-        ctx.run_later(delay, |session, ctx| {
-            session.write_scheduled = false;
-            session.write(ctx);
-        });
     }
 
     /// Sends everything waiting as one websocket frame.
@@ -222,7 +224,7 @@ impl<O: Outlet> Session<O> {
                     ctx,
                 );
             } else {
-                self.schedule_write(ctx);
+                self.schedule_write();
             }
             return;
         }
@@ -244,8 +246,7 @@ impl<O: Outlet> Session<O> {
         let mut parts: Vec<Bytes> = Vec::new();
         let mut len = self.replies.len();
         while let Some(next) = self.backlog.front() {
-            let current = Some(next.board) == self.board
-                && self.subscriptions.get(&next.tile) == Some(&next.epoch);
+            let current = self.is_current(next);
             if current && !parts.is_empty() && len + next.bytes.len() > MAX_FRAME_BYTES {
                 break;
             }
@@ -257,7 +258,7 @@ impl<O: Outlet> Session<O> {
         }
         if !self.backlog.is_empty() {
             // The rest of a large burst (a new viewport's tile states) goes out next tick.
-            self.schedule_write(ctx);
+            self.schedule_write();
         }
         let frame = if parts.len() == 1 && self.replies.is_empty() {
             // The common case of one tile in view: the tile's bytes go out untouched.
@@ -275,6 +276,16 @@ impl<O: Outlet> Session<O> {
             out.freeze()
         };
         self.send_frame(frame, ctx);
+    }
+
+    /// Whether a queued frame belongs to a subscription the session still holds; frames of
+    /// dropped or replaced subscriptions are skipped.
+    fn is_current(&self, frame: &QueuedFrame) -> bool {
+        Some(frame.board) == self.board
+            && match frame.source {
+                FrameSource::Tile(tile) => self.subscriptions.get(&tile) == Some(&frame.epoch),
+                FrameSource::Feed => self.feed == Some(frame.epoch),
+            }
     }
 
     fn send_frame(&mut self, frame: Bytes, ctx: &mut Context<Self>) {
@@ -326,6 +337,10 @@ impl<O: Outlet> Session<O> {
     /// whatever is still queued under the old epochs is dropped.
     fn resubscribe_all(&mut self) {
         if let Some(board) = self.board.and_then(|b| self.canvas.board(b)).cloned() {
+            if self.feed.is_some() {
+                self.join_feed(&board);
+                return;
+            }
             let tiles: Vec<TileCoord> = self.subscriptions.keys().copied().collect();
             for tile in tiles {
                 let epoch = self.take_epoch();
@@ -349,17 +364,45 @@ impl<O: Outlet> Session<O> {
     }
 
     fn unsubscribe_all(&mut self) {
-        if let Some(board) = self.board.and_then(|b| self.canvas.board(b)) {
-            for tile in self.subscriptions.keys() {
-                board.tile(*tile).do_send(Unsubscribe { session: self.id });
-            }
+        if let Some(board) = self.board.and_then(|b| self.canvas.board(b)).cloned() {
+            self.drop_tiles(&board);
+            self.leave_feed(&board);
         }
-        self.subscriptions.clear();
         self.board = None;
         self.viewport = None;
     }
 
-    fn set_viewport(&mut self, board_index: u16, rect: Rect, ctx: &mut Context<Self>) {
+    fn drop_tiles(&mut self, board: &Board) {
+        for tile in self.subscriptions.keys() {
+            board.tile(*tile).do_send(Unsubscribe { session: self.id });
+        }
+        self.subscriptions.clear();
+    }
+
+    /// Joins the board's feed, or joins it again under a new epoch: either way the feed queues
+    /// every tile's state, then each tick's updates.
+    fn join_feed(&mut self, board: &Board) {
+        let Some(feed) = board.feed() else {
+            return;
+        };
+        let epoch = self.take_epoch();
+        self.feed = Some(epoch);
+        feed.do_send(JoinFeed {
+            session: self.id,
+            epoch,
+            queue: Arc::clone(&self.queue),
+        });
+    }
+
+    fn leave_feed(&mut self, board: &Board) {
+        if self.feed.take().is_some()
+            && let Some(feed) = board.feed()
+        {
+            feed.do_send(LeaveFeed { session: self.id });
+        }
+    }
+
+    fn set_viewport(&mut self, board_index: u16, rect: Rect) {
         if rect.width == 0 || rect.height == 0 {
             self.unsubscribe_all();
             return;
@@ -369,16 +412,15 @@ impl<O: Outlet> Session<O> {
             return self.error(
                 ErrorCode::UnknownBoard,
                 format!("board {board_index} does not exist (there are {n})"),
-                ctx,
             );
         };
         let viewport = match Viewport::new(board.geometry(), rect, self.limits.max_viewport_area) {
             Ok(v) => v,
             Err(e @ ViewportError::OffBoard { .. }) => {
-                return self.error(ErrorCode::ViewportOffBoard, e.to_string(), ctx);
+                return self.error(ErrorCode::ViewportOffBoard, e.to_string());
             }
             Err(e @ ViewportError::TooLarge { .. }) => {
-                return self.error(ErrorCode::ViewportTooLarge, e.to_string(), ctx);
+                return self.error(ErrorCode::ViewportTooLarge, e.to_string());
             }
         };
         if self.board == Some(board_index) && self.viewport == Some(viewport.rect()) {
@@ -403,6 +445,16 @@ impl<O: Outlet> Session<O> {
         self.viewport = Some(viewport.rect());
         let wanted: std::collections::HashSet<TileCoord> =
             board.geometry().tiles_in(&viewport).collect();
+        if board.feed().is_some() && wanted.len() == board.geometry().tile_count() {
+            // The whole board: one shared frame a tick from the feed instead of one update per
+            // tile. Entering it replaces the tile subscriptions, so every tile's state comes anew.
+            if self.feed.is_none() {
+                self.drop_tiles(&board);
+                self.join_feed(&board);
+            }
+            return;
+        }
+        self.leave_feed(&board);
         let session = self.id;
         self.subscriptions.retain(|tile, _| {
             let keep = wanted.contains(tile);
@@ -425,17 +477,12 @@ impl<O: Outlet> Session<O> {
         }
     }
 
-    fn paint(&mut self, seq: u32, board: u16, x: u32, y: u32, color: u8, ctx: &mut Context<Self>) {
+    fn paint(&mut self, seq: u32, board: u16, x: u32, y: u32, color: u8) {
         let result = self.canvas.paint(&self.user, board, x, y, color);
-        self.paint_result(seq, result, ctx);
+        self.paint_result(seq, result);
     }
 
-    fn paint_result(
-        &mut self,
-        seq: u32,
-        result: Result<(), crate::canvas::Rejection>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn paint_result(&mut self, seq: u32, result: Result<(), crate::canvas::Rejection>) {
         let outcome = match result {
             Ok(()) => PaintOutcome::Accepted,
             Err(r) => PaintOutcome::Rejected {
@@ -443,10 +490,7 @@ impl<O: Outlet> Session<O> {
                 retry_after_ms: r.retry_after_ms,
             },
         };
-        self.reply(
-            &ServerMessage::PaintResult(PaintResult { seq, outcome }),
-            ctx,
-        );
+        self.reply(&ServerMessage::PaintResult(PaintResult { seq, outcome }));
     }
 
     /// Applies the rate limit. Returns whether the message may be handled.
@@ -480,7 +524,7 @@ impl<O: Outlet> Session<O> {
         }
         let msg = match protocol::decode_client(bytes) {
             Ok(msg) => msg,
-            Err(e) => return self.error(ErrorCode::Malformed, e.to_string(), ctx),
+            Err(e) => return self.error(ErrorCode::Malformed, e.to_string()),
         };
         if let Err(wait) = admitted {
             let retry_after_ms = u32::try_from(wait.as_millis() + 1).unwrap_or(u32::MAX);
@@ -491,7 +535,6 @@ impl<O: Outlet> Session<O> {
                         reason: protocol::RejectReason::RateLimited,
                         retry_after_ms,
                     }),
-                    ctx,
                 ),
                 ClientMessage::SetViewport { .. } => self.error(
                     ErrorCode::RateLimited,
@@ -499,7 +542,6 @@ impl<O: Outlet> Session<O> {
                         "more than {} messages per second; retry in {retry_after_ms} ms",
                         self.limits.max_messages_per_second
                     ),
-                    ctx,
                 ),
             };
         }
@@ -518,7 +560,6 @@ impl<O: Outlet> Session<O> {
                     width,
                     height,
                 },
-                ctx,
             ),
             ClientMessage::Paint {
                 seq,
@@ -526,7 +567,7 @@ impl<O: Outlet> Session<O> {
                 x,
                 y,
                 color,
-            } => self.paint(seq, board, x, y, color, ctx),
+            } => self.paint(seq, board, x, y, color),
         }
     }
 
@@ -638,7 +679,8 @@ impl<O: Outlet> Actor for Session<O> {
 
 impl<O: Outlet> StreamHandler<FramesReady> for Session<O> {
     fn handle(&mut self, _: FramesReady, ctx: &mut Self::Context) {
-        self.schedule_write(ctx);
+        // Woken on the write boundary: every tile's batch of the tick is queued by now.
+        self.write(ctx);
     }
 
     fn finished(&mut self, _: &mut Self::Context) {}
@@ -657,7 +699,7 @@ impl<O: Outlet> StreamHandler<Result<AggregatedMessage, ProtocolError>> for Sess
                 // used to make the server write error replies without bound.
                 if self.admit(ctx).is_ok() {
                     let message = "text frames are not part of the protocol; send binary frames (docs/protocol.md)";
-                    self.error(ErrorCode::TextFrame, message.to_owned(), ctx)
+                    self.error(ErrorCode::TextFrame, message.to_owned())
                 }
             }
             Ok(AggregatedMessage::Ping(bytes)) => {

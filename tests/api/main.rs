@@ -8,3 +8,4 @@ mod live_updates;
 mod overview;
 mod persistence;
 mod settings;
+mod whole_board;

@@ -1,0 +1,261 @@
+//! The whole-board feed: for a board small enough to be viewed whole, one subscriber of every
+//! tile that hands each tick's updates, concatenated once, to every session viewing the whole
+//! board.
+//!
+//! Why it exists: a session viewing all N tiles of a board would otherwise take N pushes into its
+//! queue every tick and copy N updates into its frame; S such sessions cost S x N pushes and S
+//! copies of the tick's updates (r/place 2017: everyone views the whole 1000 x 1000 board).
+//! Through the feed a tick costs N pushes into the feed and S pushes of one shared `Bytes`, which
+//! each session sends as it is.
+//!
+//! Joining without a gap or a repeat: the feed keeps a copy of every tile (its mirror), advanced by
+//! the same batches it forwards. A joining session gets the mirror's states, then every frame the
+//! feed forwards afterwards; both happen in the feed's own actor, so nothing falls between them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use bytes::{Bytes, BytesMut};
+use tokio::time::Instant;
+
+use super::clock::TickClock;
+use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
+use super::tile::{SessionId, Subscribe, Tile};
+use super::tile_buffer::TileBuffer;
+use crate::geometry::{BoardGeometry, TileCoord};
+use crate::protocol::{self, ServerMessage};
+
+/// The feed's subscriber id at the tiles. Session ids count up from 1, so they never reach it.
+const FEED_SUBSCRIBER: SessionId = SessionId::MAX;
+
+pub struct BoardFeed {
+    board: u16,
+    geometry: BoardGeometry,
+    /// Tile actors, row-major by `BoardGeometry::tile_index`.
+    tiles: Vec<Addr<Tile>>,
+    clock: TickClock,
+    /// Where the tiles queue their states and batches for the feed.
+    inbox: Arc<FrameQueue>,
+    /// The feed's subscription epoch at the tiles; a restart takes a new one.
+    epoch: u32,
+    /// A copy of every tile by tile index; `None` until the tile's state has arrived.
+    mirror: Vec<Option<TileBuffer>>,
+    /// Tiles whose state has not arrived yet.
+    missing: usize,
+    members: HashMap<SessionId, Member>,
+    /// Sessions that joined while the mirror was incomplete; admitted once it is.
+    waiting: HashMap<SessionId, Member>,
+}
+
+struct Member {
+    queue: Arc<FrameQueue>,
+    epoch: u32,
+}
+
+impl BoardFeed {
+    /// Whether a board gets a feed: a session can view it whole, and it has more than one tile
+    /// (with one tile, the tile's own subscription already is one push per session).
+    pub fn wanted(geometry: &BoardGeometry, max_viewport_area: u64) -> bool {
+        geometry.tile_count() > 1
+            && u64::from(geometry.width()) * u64::from(geometry.height()) <= max_viewport_area
+    }
+
+    pub fn new(
+        board: u16,
+        geometry: BoardGeometry,
+        tiles: Vec<Addr<Tile>>,
+        clock: TickClock,
+    ) -> Self {
+        let n = tiles.len();
+        Self {
+            board,
+            geometry,
+            tiles,
+            clock,
+            // Each tile queues at most one batch a tick (two in the tick of the final snapshot)
+            // and its state once: room for four ticks of every tile changing before a stalled feed
+            // restarts.
+            inbox: FrameQueue::new(4 * n + 64),
+            epoch: 0,
+            mirror: Vec::new(),
+            missing: n,
+            members: HashMap::new(),
+            waiting: HashMap::new(),
+        }
+    }
+
+    /// (Re)subscribes to every tile under a new epoch; their states rebuild the mirror.
+    fn subscribe_all(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        self.mirror = (0..self.tiles.len()).map(|_| None).collect();
+        self.missing = self.tiles.len();
+        for tile in &self.tiles {
+            tile.do_send(Subscribe {
+                session: FEED_SUBSCRIBER,
+                epoch: self.epoch,
+                queue: Arc::clone(&self.inbox),
+            });
+        }
+    }
+
+    /// Starts over from fresh tile states. Members wait for them, then get them as a resync.
+    /// Only a stalled feed (its inbox overflowed) or a bug (a version gap) brings this about.
+    fn restart(&mut self, reason: &str) {
+        tracing::warn!(board = self.board, reason, "whole-board feed restarting");
+        self.waiting.extend(self.members.drain());
+        self.subscribe_all();
+    }
+
+    /// One tick: applies what the tiles queued to the mirror and forwards the tick's updates as
+    /// one shared frame.
+    fn tick(&mut self) {
+        let drained = self.inbox.drain();
+        if drained.overflowed {
+            return self.restart("its inbox overflowed");
+        }
+        let mut updates = BytesMut::new();
+        for frame in drained.frames {
+            let FrameSource::Tile(coord) = frame.source else {
+                continue;
+            };
+            if frame.epoch != self.epoch {
+                continue;
+            }
+            match self.apply(coord, &frame.bytes) {
+                Ok(Applied::Update) => updates.extend_from_slice(&frame.bytes),
+                Ok(Applied::State) => {}
+                Err(reason) => return self.restart(&reason),
+            }
+        }
+        if !updates.is_empty() {
+            let shared = updates.freeze();
+            for member in self.members.values() {
+                // A full queue marks the session for resync, which rejoins the feed.
+                member.queue.push(self.frame(member.epoch, shared.clone()));
+            }
+        }
+        if self.missing == 0 && !self.waiting.is_empty() {
+            for (session, member) in std::mem::take(&mut self.waiting) {
+                self.admit(session, member);
+            }
+        }
+    }
+
+    fn apply(&mut self, coord: TileCoord, bytes: &[u8]) -> Result<Applied, String> {
+        let index = self.geometry.tile_index(coord);
+        let mut messages = protocol::decode_server_frame(bytes)
+            .map_err(|e| format!("tile {coord} queued an undecodable frame: {e}"))?;
+        if messages.len() != 1 {
+            return Err(format!(
+                "tile {coord} queued {} messages in one frame",
+                messages.len()
+            ));
+        }
+        match messages.remove(0) {
+            ServerMessage::TileState(state) => {
+                if self.mirror[index].is_none() {
+                    self.missing -= 1;
+                }
+                self.mirror[index] = Some(TileBuffer::from_state(state));
+                Ok(Applied::State)
+            }
+            ServerMessage::TileUpdate(update) => match &mut self.mirror[index] {
+                Some(copy) => copy
+                    .apply_update(&update)
+                    .map(|()| Applied::Update)
+                    .map_err(|gap| format!("tile {coord}: {gap}")),
+                None => Err(format!("tile {coord} sent an update before its state")),
+            },
+            other => Err(format!("tile {coord} queued {other:?}")),
+        }
+    }
+
+    /// Queues every tile's state for a session, then makes it a member: it gets every frame
+    /// forwarded from now on, each continuing from these states.
+    fn admit(&mut self, session: SessionId, member: Member) {
+        for index in 0..self.mirror.len() {
+            let state = self.mirror[index]
+                .as_mut()
+                .expect("admitted only once the mirror is complete")
+                .encoded_state();
+            member.queue.push(self.frame(member.epoch, state));
+        }
+        self.members.insert(session, member);
+    }
+
+    fn frame(&self, epoch: u32, bytes: Bytes) -> QueuedFrame {
+        QueuedFrame {
+            board: self.board,
+            source: FrameSource::Feed,
+            epoch,
+            bytes,
+        }
+    }
+
+    fn schedule_tick(&self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let at = self.clock.next_feed_tick(now);
+        ctx.run_later(at - now, |feed, ctx| {
+            feed.tick();
+            feed.schedule_tick(ctx);
+        });
+    }
+}
+
+enum Applied {
+    State,
+    Update,
+}
+
+impl Actor for BoardFeed {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.subscribe_all();
+        self.schedule_tick(ctx);
+    }
+}
+
+/// Make a session a member of the feed (or again, under a new epoch: a resync). It gets every
+/// tile's state, then each tick's updates.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct JoinFeed {
+    pub session: SessionId,
+    pub epoch: u32,
+    pub queue: Arc<FrameQueue>,
+}
+
+impl Handler<JoinFeed> for BoardFeed {
+    type Result = ();
+
+    fn handle(&mut self, msg: JoinFeed, _: &mut Self::Context) {
+        self.members.remove(&msg.session);
+        self.waiting.remove(&msg.session);
+        let member = Member {
+            queue: msg.queue,
+            epoch: msg.epoch,
+        };
+        if self.missing == 0 {
+            self.admit(msg.session, member);
+        } else {
+            self.waiting.insert(msg.session, member);
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LeaveFeed {
+    pub session: SessionId,
+}
+
+impl Handler<LeaveFeed> for BoardFeed {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaveFeed, _: &mut Self::Context) {
+        self.members.remove(&msg.session);
+        self.waiting.remove(&msg.session);
+    }
+}

@@ -1,0 +1,94 @@
+//! The sessions' write tick: one thread that, at each session-write boundary, wakes every session
+//! with something to send.
+//!
+//! Why not a timer per session: a session woken by a tile's push would have to sleep again until
+//! the write boundary (so that one frame collects every tile of the tick), which costs a timer
+//! and a second wake-up of the actor per frame. Here the frame queues enlist themselves when
+//! they receive something, and this one thread wakes each enlisted session once, on the boundary,
+//! when it writes at once.
+
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+
+use super::clock::TickClock;
+use super::frame_queue::FrameQueue;
+
+#[derive(Debug, Default)]
+pub struct WriteSchedule {
+    /// Queues to wake at the next boundary. A queue may appear twice; it is then woken once
+    /// (a `Notify` holds at most one permit).
+    enlisted: Mutex<Vec<Arc<FrameQueue>>>,
+}
+
+impl WriteSchedule {
+    /// Starts the write tick on its own thread, which ends once the schedule is dropped (when
+    /// the canvas and every session queue are gone). A thread of its own, so that neither a busy
+    /// arbiter nor a busy HTTP worker delays every session's write.
+    pub fn start(clock: TickClock) -> Arc<Self> {
+        let schedule = Arc::new(Self::default());
+        let weak = Arc::downgrade(&schedule);
+        std::thread::Builder::new()
+            .name("tessera-write-tick".into())
+            .spawn(move || run(&weak, clock))
+            .expect("the operating system can start one more thread");
+        schedule
+    }
+
+    /// Wake this queue's session at the next write boundary.
+    pub fn enlist(&self, queue: Arc<FrameQueue>) {
+        self.enlisted.lock().push(queue);
+    }
+
+    /// Wakes every enlisted session; returns how many were woken.
+    fn wake_enlisted(&self) -> usize {
+        let enlisted = std::mem::take(&mut *self.enlisted.lock());
+        for queue in &enlisted {
+            queue.wake();
+        }
+        enlisted.len()
+    }
+}
+
+fn run(schedule: &Weak<WriteSchedule>, clock: TickClock) {
+    loop {
+        let now = tokio::time::Instant::now();
+        let at = clock.next_session_write(now);
+        std::thread::sleep(at.saturating_duration_since(now));
+        match schedule.upgrade() {
+            Some(schedule) => {
+                schedule.wake_enlisted();
+            }
+            None => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_enlisted_queue_is_woken_on_the_next_boundary_only() {
+        let schedule = Arc::new(WriteSchedule::default());
+        let queue = FrameQueue::with_schedule(4, Arc::clone(&schedule));
+        queue.request_write();
+        assert_eq!(schedule.wake_enlisted(), 1);
+        tokio::time::timeout(Duration::from_secs(1), queue.ready())
+            .await
+            .expect("woken");
+        assert_eq!(schedule.wake_enlisted(), 0, "woken once, then forgotten");
+    }
+
+    #[tokio::test]
+    async fn the_thread_wakes_on_its_own() {
+        let schedule = WriteSchedule::start(TickClock::new(Duration::from_millis(5)));
+        let queue = FrameQueue::with_schedule(4, Arc::clone(&schedule));
+        queue.request_write();
+        tokio::time::timeout(Duration::from_secs(1), queue.ready())
+            .await
+            .expect("woken by the write tick");
+    }
+}
