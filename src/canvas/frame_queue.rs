@@ -1,5 +1,6 @@
 //! The bounded queue between tile actors and one session: encoded tile frames waiting to be sent.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
@@ -44,9 +45,9 @@ pub struct Drained {
 /// Tiles never wait on it: `push` takes a short lock (held only to push or swap a `Vec`) and
 /// never blocks on the session or the network. It is bounded: past `capacity` frames it drops
 /// everything, remembers that it overflowed, and refuses further frames until the session has
-/// drained it and resynchronised. The first frame after a drain enlists the queue with the
-/// [`WriteSchedule`], which wakes the session (through a `Notify`) on the next write boundary:
-/// fan-out to a session costs one wake per tick, not one per tile.
+/// drained it and resynchronised. The first frame (or write request) after a wake-up enlists
+/// the queue with the [`WriteSchedule`], which wakes the session (through a `Notify`) on the
+/// next write boundary: fan-out to a session costs one wake per tick, not one per tile.
 #[derive(Debug)]
 pub struct FrameQueue {
     state: Mutex<State>,
@@ -54,6 +55,8 @@ pub struct FrameQueue {
     capacity: usize,
     /// `None`: woken at the first frame (a reader that keeps its own time, like the feed).
     schedule: Option<Arc<WriteSchedule>>,
+    /// Enlisted for the next boundary and not woken since: later frames need not enlist again.
+    enlisted: AtomicBool,
     this: Weak<FrameQueue>,
 }
 
@@ -61,11 +64,11 @@ pub struct FrameQueue {
 struct State {
     frames: Vec<QueuedFrame>,
     overflowed: bool,
-    woken: bool,
 }
 
 impl FrameQueue {
-    /// A queue whose reader is woken at once by the first frame after each drain.
+    /// A queue whose reader is woken at once by its frames (a `Notify` holds one permit, so a
+    /// reader that was busy wakes once for all of them).
     pub fn new(capacity: usize) -> Arc<Self> {
         Self::build(capacity, None)
     }
@@ -81,6 +84,7 @@ impl FrameQueue {
             ready: Notify::new(),
             capacity,
             schedule,
+            enlisted: AtomicBool::new(false),
             this: this.clone(),
         })
     }
@@ -88,6 +92,9 @@ impl FrameQueue {
     /// Wake the reader on the next write boundary (at once without a schedule), whether or not
     /// frames are waiting: for a session with replies to send or a frame still to finish.
     pub fn request_write(&self) {
+        if self.enlisted.swap(true, Ordering::AcqRel) {
+            return;
+        }
         match (&self.schedule, self.this.upgrade()) {
             (Some(schedule), Some(this)) => schedule.enlist(this),
             _ => self.wake(),
@@ -97,12 +104,13 @@ impl FrameQueue {
     /// Wakes the reader now. `notify_one` stores a permit when the reader is not waiting, so no
     /// wake is lost.
     pub(super) fn wake(&self) {
+        // Cleared first: a frame pushed from here on enlists the queue for the next boundary.
+        self.enlisted.store(false, Ordering::Release);
         self.ready.notify_one();
     }
 
     /// Queues a frame. Returns `false` if it was dropped because the queue is over capacity.
     pub fn push(&self, frame: QueuedFrame) -> bool {
-        let wake;
         let accepted;
         {
             let mut state = self.state.lock();
@@ -117,12 +125,8 @@ impl FrameQueue {
                 state.frames.push(frame);
                 accepted = true;
             }
-            wake = !state.woken;
-            state.woken = true;
         }
-        if wake {
-            self.request_write();
-        }
+        self.request_write();
         accepted
     }
 
@@ -131,10 +135,9 @@ impl FrameQueue {
         self.capacity
     }
 
-    /// Takes everything queued and re-arms the wake-up.
+    /// Takes everything queued.
     pub fn drain(&self) -> Drained {
         let mut state = self.state.lock();
-        state.woken = false;
         Drained {
             frames: std::mem::take(&mut state.frames),
             overflowed: std::mem::take(&mut state.overflowed),

@@ -16,8 +16,7 @@ use super::frame_queue::FrameQueue;
 
 #[derive(Debug, Default)]
 pub struct WriteSchedule {
-    /// Queues to wake at the next boundary. A queue may appear twice; it is then woken once
-    /// (a `Notify` holds at most one permit).
+    /// Queues to wake at the next boundary, each once (a queue remembers that it is enlisted).
     enlisted: Mutex<Vec<Arc<FrameQueue>>>,
 }
 
@@ -75,7 +74,8 @@ mod tests {
         let schedule = Arc::new(WriteSchedule::default());
         let queue = FrameQueue::with_schedule(4, Arc::clone(&schedule));
         queue.request_write();
-        assert_eq!(schedule.wake_enlisted(), 1);
+        queue.request_write();
+        assert_eq!(schedule.wake_enlisted(), 1, "enlisted once per boundary");
         tokio::time::timeout(Duration::from_secs(1), queue.ready())
             .await
             .expect("woken");
