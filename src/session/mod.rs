@@ -261,7 +261,7 @@ impl<O: Outlet> Session<O> {
             self.schedule_write();
         }
         let frame = if parts.len() == 1 && self.replies.is_empty() {
-            // The common case of one tile in view: the tile's bytes go out untouched.
+            // One tile in view, or the whole-board feed: the shared bytes go out untouched.
             parts.pop().expect("one element")
         } else {
             if len == 0 {
