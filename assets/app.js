@@ -98,6 +98,8 @@ let subscribed = null;
 /** Keys "tx,ty" of the tiles in `subscribed`. */
 let subscribedKeys = new Set();
 const live = new LiveTiles();
+/** The empty viewport: unsubscribes from every tile (protocol 6.2). */
+const NO_VIEWPORT = Object.freeze({ x: 0, y: 0, width: 0, height: 0 });
 let overview = null;
 let resyncWanted = false;
 let lastResyncAt = -Infinity;
@@ -119,7 +121,6 @@ let viewportTimer = 0;
 let viewportDueBy = 0;
 let hashTimer = 0;
 /** The hash we wrote last, to tell our own updates from the user's edits. */
-let writtenHash = '';
 /** performance.now() when every tile of the view was first on screen. */
 let firstFullView = null;
 /** Main-thread time spent applying server frames (decoding is counted by the connection). */
@@ -185,11 +186,7 @@ function viewportRefused() {
   refusedTimer = setTimeout(() => {
     refusedTimer = 0;
     if (state !== 'open') return;
-    live.clear();
-    subscribed = null;
-    subscribedKeys = new Set();
-    connection.send({ type: 'SetViewport', board: board.index, x: 0, y: 0, width: 0, height: 0 });
-    subscribed = { x: 0, y: 0, width: 0, height: 0 };
+    sendViewport(NO_VIEWPORT);
     syncViewport(true);
   }, REFUSED_RETRY_MS);
 }
@@ -355,7 +352,7 @@ function syncViewport(force) {
   if (level > 0) {
     // Zoomed out: the overview shows the board; live tiles would be thousands of subscriptions.
     if (subscribed === null || subscribed.width > 0) {
-      sendViewport({ x: 0, y: 0, width: 0, height: 0 });
+      sendViewport(NO_VIEWPORT);
     }
     return;
   }
@@ -414,12 +411,12 @@ function writeHash() {
   if (!camera || !board) return;
   const hash = `#${formatHash(board.id, camera.x, camera.y, camera.scale)}`;
   if (hash === location.hash) return;
-  writtenHash = hash;
   history.replaceState(null, '', hash);
 }
 
 window.addEventListener('hashchange', () => {
-  if (location.hash === writtenHash || !camera || !board) return;
+  // Only the user changes the hash this way: `history.replaceState` fires no `hashchange`.
+  if (!camera || !board) return;
   const hash = parseHash(location.hash);
   if (hash.board !== null && hash.board !== board.id) {
     // Another board: reconnecting picks it from the hash.
@@ -565,7 +562,7 @@ function drawScene(layer) {
   if (firstFullView === null && viewComplete()) firstFullView = now;
 }
 
-const renderer = new Renderer(canvas, null, drawScene);
+const renderer = new Renderer(canvas, drawScene);
 new ResizeObserver(() => {
   renderer.resize();
   viewChanged();

@@ -116,7 +116,6 @@ export class OverviewLoader {
       }
       this.stats.bytes += pixels.length;
       const tile = new Bitmap(tx * this.tileSize, ty * this.tileSize, width, height, pixels, this.colours());
-      tile.level = level;
       // Overview tiles are replaced, never patched: once on their canvas, the colour copy can go.
       tile.drawable();
       tile.image = null;

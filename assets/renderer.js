@@ -17,10 +17,11 @@ export class Renderer {
    * `layer.bitmap(bitmap, scale)` for each bitmap to draw, coarse to fine (`scale`: board pixels
    * per bitmap pixel, 2^level).
    */
-  constructor(canvas, camera, draw) {
+  constructor(canvas, draw) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d', { alpha: false });
-    this.camera = camera;
+    /** Set once the board is known (`setCamera`). */
+    this.camera = null;
     this.draw = draw;
     this.hover = null;
     this.scheduled = false;

@@ -15,7 +15,6 @@ function clock(ms) {
 export class Ui {
   constructor({ select, zoomIn, zoomOut, fit }) {
     this.canvas = $('board');
-    this.stage = $('stage');
     this.palette = $('palette');
     this.statusLine = $('status');
     this.badge = $('connection');

@@ -18,6 +18,7 @@ use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tessera::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use tessera::canvas::tile_buffer::TileBuffer;
+use tessera::canvas::write_schedule::WriteSchedule;
 use tessera::geometry::{BoardGeometry, Rect, TileCoord};
 
 /// Board edge of the target scenario (pixels).
@@ -100,9 +101,14 @@ fn tile_buffer(tile_size: u32, coord: TileCoord) -> TileBuffer {
 }
 
 /// A session's queue as the server sizes it for an overview of the board: the update budget
-/// plus one full state per tile, so a tick's fan-out never overflows it.
+/// plus one full state per tile, so a tick's fan-out never overflows it. Enlisted with a write
+/// schedule as the server's are; nothing wakes it here, so after its first push each push pays
+/// only the check that it is already enlisted (the server pays one enlistment per tick).
 fn session_queue(tile_size: u32) -> Arc<FrameQueue> {
-    FrameQueue::new(SESSION_QUEUE_LEN + board_tiles(tile_size))
+    FrameQueue::with_schedule(
+        SESSION_QUEUE_LEN + board_tiles(tile_size),
+        Arc::new(WriteSchedule::default()),
+    )
 }
 
 /// A tile's view of one subscriber, as in `canvas::tile` (its `Subscription` is private).

@@ -759,7 +759,7 @@ fn javascript_codec_matches_golden_vectors() {
             "`node` is not on PATH, and CI is set: the JavaScript codec must be tested on CI"
         );
         eprintln!(
-            "SKIP javascript_codec_matches_golden_vectors: `node` (>= 20) is not on PATH, so \
+            "SKIPPED javascript_codec_matches_golden_vectors: `node` (>= 20) is not on PATH, so \
              assets/protocol.js was not tested; install Node.js or run `node --test tests/js/`"
         );
         return;

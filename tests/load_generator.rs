@@ -12,8 +12,6 @@ use serde_json::Value;
 #[path = "api/helpers.rs"]
 mod helpers;
 
-/// 256x256 pixels in 64-pixel tiles: 16 tiles, small enough to keep the runs short.
-const SMALL_BOARD: &str = "[[boards]]\nid = \"main\"\nwidth = 256\nheight = 256\ntile_size = 64\n";
 /// Viewers per run, and the `sessions_connected` every run must reach.
 const SESSIONS: &str = "20";
 
@@ -50,6 +48,19 @@ async fn generate(extra: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("stdout must be one JSON object ({e}); stderr: {stderr}"))
 }
 
+/// Runs the generator against a real server on `helpers::SMALL_BOARD` (256x256 in 16 tiles).
+async fn against_server(extra: &[&str]) -> Value {
+    let (server, _dir) = helpers::spawn_app(helpers::SMALL_BOARD).await;
+    let url = server.ws_url();
+    let args: Vec<&str> = ["--url", url.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let report = generate(&args).await;
+    server.stop().await;
+    report
+}
+
 fn count(report: &Value, key: &str) -> i64 {
     report[key]
         .as_i64()
@@ -73,20 +84,20 @@ fn assert_every_paint_delivered_once(report: &Value) {
     assert_eq!(count(report, "paints_sent_total"), 1500, "{report}");
 }
 
+/// At zoom 16 a viewport (120x68) is smaller than the board, so viewers see different parts.
 #[tokio::test(flavor = "multi_thread")]
 async fn uniform_viewers_receive_every_paint_once() {
-    let (server, _dir) = helpers::spawn_app(SMALL_BOARD).await;
-    let url = server.ws_url();
-    let report = generate(&["--url", &url, "--scenario", "uniform", "--zoom", "4"]).await;
+    let report = against_server(&["--scenario", "uniform", "--zoom", "16"]).await;
     assert_every_paint_delivered_once(&report);
-    server.stop().await;
+    assert!(
+        count(&report, "deliveries_expected") < 20 * count(&report, "paints_sent"),
+        "each viewer sees only part of the board: {report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn overview_viewers_receive_every_paint() {
-    let (server, _dir) = helpers::spawn_app(SMALL_BOARD).await;
-    let url = server.ws_url();
-    let report = generate(&["--url", &url, "--scenario", "overview"]).await;
+    let report = against_server(&["--scenario", "overview"]).await;
     assert_every_paint_delivered_once(&report);
     // Every viewer sees the whole board: each measured paint reaches all twenty.
     assert_eq!(
@@ -94,26 +105,18 @@ async fn overview_viewers_receive_every_paint() {
         20 * count(&report, "paints_sent"),
         "{report}"
     );
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hotspot_viewers_receive_every_paint_once() {
-    let (server, _dir) = helpers::spawn_app(SMALL_BOARD).await;
-    let url = server.ws_url();
-    let report = generate(&["--url", &url, "--scenario", "hotspot", "--zoom", "16"]).await;
+    let report = against_server(&["--scenario", "hotspot", "--zoom", "16"]).await;
     assert_every_paint_delivered_once(&report);
-    server.stop().await;
 }
 
-/// At zoom 16 a viewport (120x68) is smaller than the board, so panning changes its tiles.
+/// Panning changes a 120x68 viewport's tiles on the 256x256 board.
 #[tokio::test(flavor = "multi_thread")]
 async fn panning_viewers_miss_nothing_outside_their_moves() {
-    let (server, _dir) = helpers::spawn_app(SMALL_BOARD).await;
-    let url = server.ws_url();
-    let report = generate(&[
-        "--url",
-        &url,
+    let report = against_server(&[
         "--scenario",
         "pan",
         "--zoom",
@@ -126,7 +129,6 @@ async fn panning_viewers_miss_nothing_outside_their_moves() {
     .await;
     assert_every_paint_delivered_once(&report);
     assert!(count(&report, "viewport_moves") > 0, "{report}");
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

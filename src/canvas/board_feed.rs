@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::clock::TickClock;
 use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
-use super::tile::{SessionId, Subscribe, Tile};
+use super::tile::{SessionId, Subscribe, Subscription, Tile, Unsubscribe};
 use super::tile_buffer::TileBuffer;
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::protocol::{self, ServerMessage};
@@ -43,14 +43,9 @@ pub struct BoardFeed {
     mirror: Vec<Option<TileBuffer>>,
     /// Tiles whose state has not arrived yet.
     missing: usize,
-    members: HashMap<SessionId, Member>,
+    members: HashMap<SessionId, Subscription>,
     /// Sessions that joined while the mirror was incomplete; admitted once it is.
-    waiting: HashMap<SessionId, Member>,
-}
-
-struct Member {
-    queue: Arc<FrameQueue>,
-    epoch: u32,
+    waiting: HashMap<SessionId, Subscription>,
 }
 
 impl BoardFeed {
@@ -114,7 +109,9 @@ impl BoardFeed {
         if drained.overflowed {
             return self.restart("its inbox overflowed");
         }
-        let mut updates = BytesMut::new();
+        // With no member the tick only advances the mirror: nothing to forward.
+        let forward = !self.members.is_empty();
+        let mut updates = Vec::new();
         for frame in drained.frames {
             let FrameSource::Tile(coord) = frame.source else {
                 continue;
@@ -123,13 +120,12 @@ impl BoardFeed {
                 continue;
             }
             match self.apply(coord, &frame.bytes) {
-                Ok(Applied::Update) => updates.extend_from_slice(&frame.bytes),
-                Ok(Applied::State) => {}
+                Ok(Applied::Update) if forward => updates.push(frame.bytes),
+                Ok(_) => {}
                 Err(reason) => return self.restart(&reason),
             }
         }
-        if !updates.is_empty() {
-            let shared = updates.freeze();
+        if let Some(shared) = concat(updates) {
             for member in self.members.values() {
                 // A full queue marks the session for resync, which rejoins the feed.
                 member.queue.push(self.frame(member.epoch, shared.clone()));
@@ -142,7 +138,7 @@ impl BoardFeed {
         }
     }
 
-    fn apply(&mut self, coord: TileCoord, bytes: &[u8]) -> Result<Applied, String> {
+    fn apply(&mut self, coord: TileCoord, bytes: &Bytes) -> Result<Applied, String> {
         let index = self.geometry.tile_index(coord);
         let mut messages = protocol::decode_server_frame(bytes)
             .map_err(|e| format!("tile {coord} queued an undecodable frame: {e}"))?;
@@ -157,7 +153,8 @@ impl BoardFeed {
                 if self.mirror[index].is_none() {
                     self.missing -= 1;
                 }
-                self.mirror[index] = Some(TileBuffer::from_state(state));
+                // The tile's own encoding of this state serves every joiner until it changes.
+                self.mirror[index] = Some(TileBuffer::from_state(state, bytes.clone()));
                 Ok(Applied::State)
             }
             ServerMessage::TileUpdate(update) => match &mut self.mirror[index] {
@@ -173,7 +170,7 @@ impl BoardFeed {
 
     /// Queues every tile's state for a session, then makes it a member: it gets every frame
     /// forwarded from now on, each continuing from these states.
-    fn admit(&mut self, session: SessionId, member: Member) {
+    fn admit(&mut self, session: SessionId, member: Subscription) {
         for index in 0..self.mirror.len() {
             let state = self.mirror[index]
                 .as_mut()
@@ -217,23 +214,15 @@ impl Actor for BoardFeed {
     }
 }
 
-/// Make a session a member of the feed (or again, under a new epoch: a resync). It gets every
-/// tile's state, then each tick's updates.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct JoinFeed {
-    pub session: SessionId,
-    pub epoch: u32,
-    pub queue: Arc<FrameQueue>,
-}
-
-impl Handler<JoinFeed> for BoardFeed {
+/// Make a session a member of the feed (or again, under a new epoch: a resync): as with a tile,
+/// it gets every tile's state, then each tick's updates.
+impl Handler<Subscribe> for BoardFeed {
     type Result = ();
 
-    fn handle(&mut self, msg: JoinFeed, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) {
         self.members.remove(&msg.session);
         self.waiting.remove(&msg.session);
-        let member = Member {
+        let member = Subscription {
             queue: msg.queue,
             epoch: msg.epoch,
         };
@@ -245,17 +234,23 @@ impl Handler<JoinFeed> for BoardFeed {
     }
 }
 
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LeaveFeed {
-    pub session: SessionId,
-}
-
-impl Handler<LeaveFeed> for BoardFeed {
+impl Handler<Unsubscribe> for BoardFeed {
     type Result = ();
 
-    fn handle(&mut self, msg: LeaveFeed, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
         self.members.remove(&msg.session);
         self.waiting.remove(&msg.session);
     }
+}
+
+/// One tick's updates as one frame: the lone update as it is, several copied together once.
+fn concat(updates: Vec<Bytes>) -> Option<Bytes> {
+    if updates.len() <= 1 {
+        return updates.into_iter().next();
+    }
+    let mut out = BytesMut::with_capacity(updates.iter().map(Bytes::len).sum());
+    for bytes in &updates {
+        out.extend_from_slice(bytes);
+    }
+    Some(out.freeze())
 }

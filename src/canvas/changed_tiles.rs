@@ -9,7 +9,7 @@ use crate::geometry::{BoardGeometry, TileCoord};
 /// taking them all is one swap per 64 tiles, about 16,000 for the largest board.
 #[derive(Debug)]
 pub struct ChangedTiles {
-    tiles_x: u32,
+    geometry: BoardGeometry,
     words: Vec<AtomicU64>,
 }
 
@@ -17,21 +17,17 @@ impl ChangedTiles {
     /// No tile marked.
     pub fn new(geometry: &BoardGeometry) -> Self {
         Self {
-            tiles_x: geometry.tiles_x(),
+            geometry: *geometry,
             words: (0..geometry.tile_count().div_ceil(64))
                 .map(|_| AtomicU64::new(0))
                 .collect(),
         }
     }
 
-    fn index(&self, tile: TileCoord) -> usize {
-        usize::from(tile.ty) * self.tiles_x as usize + usize::from(tile.tx)
-    }
-
     /// Marks `tile` changed. Called after its new pixels are in place, so whoever takes the mark
     /// and then reads the tile sees them.
     pub fn mark(&self, tile: TileCoord) {
-        let i = self.index(tile);
+        let i = self.geometry.tile_index(tile);
         self.words[i / 64].fetch_or(1 << (i % 64), Ordering::SeqCst);
     }
 
@@ -47,7 +43,7 @@ impl ChangedTiles {
             while bits != 0 {
                 let i = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                let tiles_x = self.tiles_x as usize;
+                let tiles_x = self.geometry.tiles_x() as usize;
                 // Both fit: tile coordinates are u16 by construction.
                 tiles.push(TileCoord {
                     tx: (i % tiles_x) as u16,

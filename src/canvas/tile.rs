@@ -54,9 +54,10 @@ pub struct Tile {
     board: u16,
 }
 
-struct Subscription {
-    queue: Arc<FrameQueue>,
-    epoch: u32,
+/// One subscriber's queue and the epoch its frames carry (also the whole-board feed's members).
+pub(super) struct Subscription {
+    pub(super) queue: Arc<FrameQueue>,
+    pub(super) epoch: u32,
 }
 
 impl Tile {

@@ -127,9 +127,10 @@ impl TileBuffer {
         })
     }
 
-    /// A copy of a tile built from its `TileState`, for a reader that follows the tile through
-    /// its updates ([`Self::apply_update`]) instead of owning it: the whole-board feed's mirror.
-    pub fn from_state(state: TileState) -> Self {
+    /// A copy of a tile built from its `TileState` (and that message's `encoded` bytes, reused
+    /// as the copy's state until an update changes it), for a reader that follows the tile
+    /// through its updates ([`Self::apply_update`]) instead of owning it: the whole-board feed.
+    pub fn from_state(state: TileState, encoded: Bytes) -> Self {
         let rect = Rect {
             x: 0,
             y: 0,
@@ -140,7 +141,9 @@ impl TileBuffer {
             tx: state.tx,
             ty: state.ty,
         };
-        Self::new(state.board, coord, rect, state.pixels, state.version)
+        let mut copy = Self::new(state.board, coord, rect, state.pixels, state.version);
+        copy.state_cache = Some(encoded);
+        copy
     }
 
     /// Applies one of the tile's own updates to this copy.
@@ -257,13 +260,12 @@ mod tests {
     #[test]
     fn a_copy_follows_the_tile_through_its_updates_and_refuses_a_gap() {
         let mut tile = buffer();
-        let ServerMessage::TileState(state) = decode_server_frame(&tile.encoded_state())
-            .unwrap()
-            .remove(0)
+        let encoded = tile.encoded_state();
+        let ServerMessage::TileState(state) = decode_server_frame(&encoded).unwrap().remove(0)
         else {
             panic!()
         };
-        let mut copy = TileBuffer::from_state(state);
+        let mut copy = TileBuffer::from_state(state, encoded);
         for paints in [vec![(5, 3), (1, 4)], vec![(5, 7)]] {
             for (offset, color) in paints {
                 tile.paint(offset, color);

@@ -39,24 +39,28 @@ impl WriteSchedule {
         self.enlisted.lock().push(queue);
     }
 
-    /// Wakes every enlisted session; returns how many were woken.
-    fn wake_enlisted(&self) -> usize {
-        let enlisted = std::mem::take(&mut *self.enlisted.lock());
-        for queue in &enlisted {
+    /// Wakes every enlisted session; returns how many were woken. `spare` is an empty list
+    /// swapped in under the lock, so neither list reallocates from tick to tick.
+    fn wake_enlisted(&self, spare: &mut Vec<Arc<FrameQueue>>) -> usize {
+        std::mem::swap(&mut *self.enlisted.lock(), spare);
+        for queue in spare.iter() {
             queue.wake();
         }
-        enlisted.len()
+        let woken = spare.len();
+        spare.clear();
+        woken
     }
 }
 
 fn run(schedule: &Weak<WriteSchedule>, clock: TickClock) {
+    let mut spare = Vec::new();
     loop {
         let now = tokio::time::Instant::now();
         let at = clock.next_session_write(now);
         std::thread::sleep(at.saturating_duration_since(now));
         match schedule.upgrade() {
             Some(schedule) => {
-                schedule.wake_enlisted();
+                schedule.wake_enlisted(&mut spare);
             }
             None => return,
         }
@@ -68,18 +72,35 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::canvas::frame_queue::{FrameSource, QueuedFrame};
 
     #[tokio::test]
     async fn an_enlisted_queue_is_woken_on_the_next_boundary_only() {
         let schedule = Arc::new(WriteSchedule::default());
         let queue = FrameQueue::with_schedule(4, Arc::clone(&schedule));
+        let frame = QueuedFrame {
+            board: 0,
+            source: FrameSource::Feed,
+            epoch: 1,
+            bytes: bytes::Bytes::from_static(b"x"),
+        };
+        queue.push(frame.clone());
+        queue.push(frame);
         queue.request_write();
-        queue.request_write();
-        assert_eq!(schedule.wake_enlisted(), 1, "enlisted once per boundary");
+        let mut spare = Vec::new();
+        assert_eq!(
+            schedule.wake_enlisted(&mut spare),
+            1,
+            "enlisted once per boundary"
+        );
         tokio::time::timeout(Duration::from_secs(1), queue.ready())
             .await
             .expect("woken");
-        assert_eq!(schedule.wake_enlisted(), 0, "woken once, then forgotten");
+        assert_eq!(
+            schedule.wake_enlisted(&mut spare),
+            0,
+            "woken once, then forgotten"
+        );
     }
 
     #[tokio::test]

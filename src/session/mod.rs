@@ -16,7 +16,6 @@ use tokio::time::Instant;
 
 use crate::canvas::Canvas;
 use crate::canvas::board::Board;
-use crate::canvas::board_feed::{JoinFeed, LeaveFeed};
 use crate::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use crate::canvas::tile::{SessionId, Subscribe, Unsubscribe};
 use crate::geometry::{Rect, TileCoord, Viewport, ViewportError};
@@ -387,7 +386,7 @@ impl<O: Outlet> Session<O> {
         };
         let epoch = self.take_epoch();
         self.feed = Some(epoch);
-        feed.do_send(JoinFeed {
+        feed.do_send(Subscribe {
             session: self.id,
             epoch,
             queue: Arc::clone(&self.queue),
@@ -398,7 +397,7 @@ impl<O: Outlet> Session<O> {
         if self.feed.take().is_some()
             && let Some(feed) = board.feed()
         {
-            feed.do_send(LeaveFeed { session: self.id });
+            feed.do_send(Unsubscribe { session: self.id });
         }
     }
 

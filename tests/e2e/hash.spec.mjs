@@ -16,7 +16,8 @@ export default async function test(t) {
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.wheel(0, -300);
   await page.keyboard.press('ArrowRight');
-  // The hash is written once the view rests.
+  // The hash is written once the view rests; first it must change from the opening one.
+  await page.waitForFunction(() => location.hash !== '#main,300,200,6');
   await page.waitForFunction(() => {
     const c = window.tessera.camera;
     const [, x, y, z] = location.hash.slice(1).split(',').map(Number);

@@ -128,8 +128,8 @@ impl StableIntervals {
 
 /// Which paints one viewer has received: one bit per paint, to count duplicates.
 pub struct SeenSet {
+    /// Empty when disabled: every paint then counts as a first receipt.
     words: Vec<u64>,
-    enabled: bool,
 }
 
 impl SeenSet {
@@ -141,15 +141,11 @@ impl SeenSet {
         };
         Self {
             words: vec![0; words],
-            enabled,
         }
     }
 
     /// Marks `seq` as received; false if it already was. Always true when disabled.
     pub fn first_time(&mut self, seq: u64) -> bool {
-        if !self.enabled {
-            return true;
-        }
         let (word, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
         let Some(w) = self.words.get_mut(word) else {
             return true;

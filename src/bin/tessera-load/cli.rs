@@ -5,16 +5,16 @@ use std::net::IpAddr;
 use clap::Parser;
 use tokio_tungstenite::tungstenite::http::Uri;
 
+use tessera::settings::{Settings, Sources};
+
 use crate::codec::Codec;
 use crate::scenario::ScenarioKind;
 
 pub const DEFAULT_URL: &str = "ws://127.0.0.1:8080/ws";
 /// `--protocol raw` board when not given: `wsprobe limit-server` has no board of its own.
 const RAW_DEFAULT_EDGE: u32 = 1000;
-/// `--in-process` board, tile and tick when not given: the server's own defaults.
-const IN_PROCESS_DEFAULT_EDGE: u32 = 2048;
-const IN_PROCESS_DEFAULT_TILE_SIZE: u32 = 64;
-pub const DEFAULT_TICK_MS: u32 = 20;
+/// The tick `--protocol raw` assumes: the one `benches/load_matrix.sh` gives `limit-server`.
+pub const RAW_TICK_MS: u32 = 20;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -77,16 +77,16 @@ pub struct Args {
     /// Drive session actors in this process through channels instead of sockets
     #[arg(long)]
     pub in_process: bool,
-    /// --in-process: the batching tick [default: 20]
+    /// --in-process: the batching tick [default: the server's, 20]
     #[arg(long)]
     pub tick_ms: Option<u32>,
-    /// --in-process: the tile size [default: 64]
+    /// --in-process: the tile size [default: the server's, 64]
     #[arg(long)]
     pub tile_size: Option<u32>,
-    /// --in-process or raw: board width [default: 2048 in-process, 1000 raw]
+    /// --in-process or raw: board width [default: the server's 2048 in-process, 1000 raw]
     #[arg(long)]
     pub board_width: Option<u32>,
-    /// --in-process or raw: board height [default: 2048 in-process, 1000 raw]
+    /// --in-process or raw: board height [default: the server's 2048 in-process, 1000 raw]
     #[arg(long)]
     pub board_height: Option<u32>,
 }
@@ -176,24 +176,40 @@ impl Args {
 
     /// Board size for `raw` and `--in-process`.
     pub fn board_size(&self) -> (u32, u32) {
-        let default = if self.in_process {
-            IN_PROCESS_DEFAULT_EDGE
+        let (width, height) = if self.in_process {
+            let board = &server_defaults().boards[0].geometry;
+            (board.width(), board.height())
         } else {
-            RAW_DEFAULT_EDGE
+            (RAW_DEFAULT_EDGE, RAW_DEFAULT_EDGE)
         };
         (
-            self.board_width.unwrap_or(default),
-            self.board_height.unwrap_or(default),
+            self.board_width.unwrap_or(width),
+            self.board_height.unwrap_or(height),
         )
     }
 
     pub fn in_process_tile_size(&self) -> u32 {
-        self.tile_size.unwrap_or(IN_PROCESS_DEFAULT_TILE_SIZE)
+        self.tile_size
+            .unwrap_or_else(|| server_defaults().boards[0].geometry.tile_size())
     }
 
     pub fn in_process_tick_ms(&self) -> u32 {
-        self.tick_ms.unwrap_or(DEFAULT_TICK_MS)
+        self.tick_ms.unwrap_or_else(|| {
+            u32::try_from(server_defaults().server.tick.as_millis()).unwrap_or(u32::MAX)
+        })
     }
+}
+
+/// The server's embedded defaults (`settings/default.toml`): what `--in-process` runs when a
+/// flag is not given, as `cargo run --release` would.
+fn server_defaults() -> Settings {
+    Settings::load(&Sources {
+        local_file: false,
+        config_file: None,
+        overrides: vec![],
+        env: vec![],
+    })
+    .expect("the embedded default settings are valid (tested by the settings module)")
 }
 
 /// Refuses any URL that is not `ws://` to a loopback host.

@@ -249,11 +249,7 @@ enum Layout {
     /// One stream over the whole board.
     Uniform(Stream),
     /// Paint `seq` is cold when `seq % COLD_EVERY == 0`, hot otherwise.
-    Hotspot {
-        hot_rect: Rect,
-        hot: Stream,
-        cold: Stream,
-    },
+    Hotspot { hot: Stream, cold: Stream },
 }
 
 /// Where every paint of a run goes, and which paint a received pixel was.
@@ -308,7 +304,6 @@ impl PaintPlan {
         let mut rng = Rng::derive(seed, crate::rng::stream::PLAN);
         Ok(Self {
             layout: Layout::Hotspot {
-                hot_rect: hot,
                 hot: Stream::new(Domain::Inside(hot), palette, &mut rng),
                 cold: Stream::new(outside, palette, &mut rng),
             },
@@ -329,17 +324,11 @@ impl PaintPlan {
     pub fn identify(&self, x: u32, y: u32, color: u8) -> Option<u64> {
         match &self.layout {
             Layout::Uniform(stream) => stream.identify(x, y, color),
-            Layout::Hotspot {
-                hot_rect,
-                hot,
-                cold,
-            } => {
-                if contains(*hot_rect, x, y) {
-                    hot.identify(x, y, color).map(hot_seq)
-                } else {
-                    cold.identify(x, y, color).map(|k| k * COLD_EVERY)
-                }
-            }
+            // The two domains are disjoint: at most one of them knows the pixel.
+            Layout::Hotspot { hot, cold } => hot
+                .identify(x, y, color)
+                .map(hot_seq)
+                .or_else(|| cold.identify(x, y, color).map(|k| k * COLD_EVERY)),
         }
     }
 

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::codec::Codec;
+use crate::scenario::ScenarioKind;
+
 const MICROS_PER_MILLI: f64 = 1_000.0;
 
 /// Latency percentiles of one histogram, in milliseconds with three decimals (microseconds).
@@ -57,8 +60,8 @@ impl Disconnects {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub version: String,
-    pub scenario: &'static str,
-    pub protocol: &'static str,
+    pub scenario: ScenarioKind,
+    pub protocol: Codec,
     pub in_process: bool,
     pub url: String,
     pub board: Option<String>,
@@ -276,8 +279,8 @@ mod tests {
     fn the_table_shows_every_json_field() {
         let report = Report {
             version: "v".into(),
-            scenario: "uniform",
-            protocol: "tessera",
+            scenario: ScenarioKind::Uniform,
+            protocol: Codec::Tessera,
             in_process: false,
             url: "ws://127.0.0.1:1/ws".into(),
             board: Some("main".into()),

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::accounting::{SendLog, TileCounts};
-use crate::cli::{Args, DEFAULT_TICK_MS};
+use crate::cli::{Args, RAW_TICK_MS};
 use crate::codec::Codec;
 use crate::context::{BoardSpec, PanTiming, RunContext};
 use crate::latency;
@@ -248,7 +248,7 @@ async fn discover(args: &Args, transport: &Transport) -> anyhow::Result<BoardSpe
                 .map_err(|e| anyhow!("--board-width/--board-height: {e}"))?,
             tile_size: None,
             palette_len: RAW_PALETTE_LEN,
-            tick_ms: DEFAULT_TICK_MS,
+            tick_ms: RAW_TICK_MS,
             max_viewport_area: u64::MAX,
             max_messages_per_second: None,
         });
@@ -437,14 +437,11 @@ async fn connect_viewers(ctx: &Arc<RunContext>, args: &Args, progress: &Progress
 }
 
 /// Waits until `deadline`, or until `done()` holds (checked every progress period).
-async fn wait_until(deadline: tokio::time::Instant, mut done: impl FnMut() -> bool) -> bool {
+async fn wait_until(deadline: tokio::time::Instant, mut done: impl FnMut() -> bool) {
     loop {
-        if done() {
-            return true;
-        }
         let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return false;
+        if done() || now >= deadline {
+            return;
         }
         tokio::time::sleep(PROGRESS_PERIOD.min(deadline - now)).await;
     }
@@ -535,8 +532,8 @@ fn build_report(
             env!("CARGO_PKG_VERSION"),
             tessera::protocol::PROTOCOL_VERSION
         ),
-        scenario: ctx.scenario.kind().name(),
-        protocol: ctx.codec.name(),
+        scenario: ctx.scenario.kind(),
+        protocol: ctx.codec,
         in_process: args.in_process,
         url: ctx.transport.describe(),
         board: ctx.board.id.clone(),

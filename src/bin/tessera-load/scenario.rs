@@ -32,17 +32,6 @@ pub enum ScenarioKind {
     Pan,
 }
 
-impl ScenarioKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ScenarioKind::Overview => "overview",
-            ScenarioKind::Uniform => "uniform",
-            ScenarioKind::Hotspot => "hotspot",
-            ScenarioKind::Pan => "pan",
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error(

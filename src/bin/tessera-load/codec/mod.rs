@@ -12,7 +12,8 @@ use ::tessera::protocol::Welcome;
 use crate::plan::Pixel;
 use crate::transport::{Incoming, Link};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Codec {
     /// Tessera's protocol (docs/protocol.md).
     Tessera,
@@ -21,13 +22,6 @@ pub enum Codec {
 }
 
 impl Codec {
-    pub fn name(self) -> &'static str {
-        match self {
-            Codec::Tessera => "tessera",
-            Codec::Raw => "raw",
-        }
-    }
-
     /// The frame a painter sends for paint `seq`.
     pub fn paint(self, seq: u64, board: u16, px: Pixel) -> Bytes {
         match self {
