@@ -510,6 +510,13 @@ fn golden_files_decode_to_their_messages() {
                 let decoded =
                     decode_server_frame(&bytes).unwrap_or_else(|e| panic!("{}: {e}", vector.name));
                 assert_eq!(&decoded, msgs, "{}", vector.name);
+                let read: Vec<ServerMessage> = read_server_frame(&bytes)
+                    .map(|m| {
+                        m.unwrap_or_else(|e| panic!("{}: {e}", vector.name))
+                            .into_owned()
+                    })
+                    .collect();
+                assert_eq!(&read, msgs, "{} through the in-place reader", vector.name);
             }
         }
     }

@@ -24,7 +24,7 @@ use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use super::tile::{SessionId, Subscribe, Subscription, Tile, Unsubscribe};
 use super::tile_buffer::TileBuffer;
 use crate::geometry::{BoardGeometry, TileCoord};
-use crate::protocol::{self, ServerMessage};
+use crate::protocol::{self, ServerMessageView};
 
 /// The feed's subscriber id at the tiles. Session ids count up from 1, so they never reach it.
 const FEED_SUBSCRIBER: SessionId = SessionId::MAX;
@@ -140,31 +140,29 @@ impl BoardFeed {
 
     fn apply(&mut self, coord: TileCoord, bytes: &Bytes) -> Result<Applied, String> {
         let index = self.geometry.tile_index(coord);
-        let mut messages = protocol::decode_server_frame(bytes)
-            .map_err(|e| format!("tile {coord} queued an undecodable frame: {e}"))?;
-        if messages.len() != 1 {
+        let mut messages = protocol::read_server_frame(bytes);
+        let (Some(message), None) = (messages.next(), messages.next()) else {
             return Err(format!(
-                "tile {coord} queued {} messages in one frame",
-                messages.len()
+                "tile {coord} queued other than one message in a frame"
             ));
-        }
-        match messages.remove(0) {
-            ServerMessage::TileState(state) => {
+        };
+        match message.map_err(|e| format!("tile {coord} queued an undecodable frame: {e}"))? {
+            ServerMessageView::TileState(state) => {
                 if self.mirror[index].is_none() {
                     self.missing -= 1;
                 }
                 // The tile's own encoding of this state serves every joiner until it changes.
-                self.mirror[index] = Some(TileBuffer::from_state(state, bytes.clone()));
+                self.mirror[index] = Some(TileBuffer::from_state(&state, bytes.clone()));
                 Ok(Applied::State)
             }
-            ServerMessage::TileUpdate(update) => match &mut self.mirror[index] {
+            ServerMessageView::TileUpdate(update) => match &mut self.mirror[index] {
                 Some(copy) => copy
                     .apply_update(&update)
                     .map(|()| Applied::Update)
                     .map_err(|gap| format!("tile {coord}: {gap}")),
                 None => Err(format!("tile {coord} sent an update before its state")),
             },
-            other => Err(format!("tile {coord} queued {other:?}")),
+            ServerMessageView::Other(other) => Err(format!("tile {coord} queued {other:?}")),
         }
     }
 

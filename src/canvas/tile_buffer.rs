@@ -5,7 +5,9 @@
 use bytes::Bytes;
 
 use crate::geometry::{Rect, TileCoord};
-use crate::protocol::{self, PixelChange, ServerMessage, TileState, TileUpdate};
+use crate::protocol::{
+    self, PixelChange, ServerMessage, TileState, TileStateView, TileUpdate, TileUpdateView,
+};
 
 /// An update that does not continue from the copy's version: the copy missed something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -130,7 +132,7 @@ impl TileBuffer {
     /// A copy of a tile built from its `TileState` (and that message's `encoded` bytes, reused
     /// as the copy's state until an update changes it), for a reader that follows the tile
     /// through its updates ([`Self::apply_update`]) instead of owning it: the whole-board feed.
-    pub fn from_state(state: TileState, encoded: Bytes) -> Self {
+    pub fn from_state(state: &TileStateView<'_>, encoded: Bytes) -> Self {
         let rect = Rect {
             x: 0,
             y: 0,
@@ -141,13 +143,19 @@ impl TileBuffer {
             tx: state.tx,
             ty: state.ty,
         };
-        let mut copy = Self::new(state.board, coord, rect, state.pixels, state.version);
+        let mut copy = Self::new(
+            state.board,
+            coord,
+            rect,
+            state.pixels.to_vec(),
+            state.version,
+        );
         copy.state_cache = Some(encoded);
         copy
     }
 
     /// Applies one of the tile's own updates to this copy.
-    pub fn apply_update(&mut self, update: &TileUpdate) -> Result<(), VersionGap> {
+    pub fn apply_update(&mut self, update: &TileUpdateView<'_>) -> Result<(), VersionGap> {
         if update.base_version != self.version {
             return Err(VersionGap {
                 copy: self.version,
@@ -155,7 +163,7 @@ impl TileBuffer {
             });
         }
         let width = usize::from(self.width);
-        for change in &update.changes {
+        for change in update.changes.clone() {
             let offset = usize::from(change.dy) * width + usize::from(change.dx);
             if let Some(pixel) = self.pixels.get_mut(offset) {
                 *pixel = change.color;
@@ -189,7 +197,7 @@ impl TileBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::decode_server_frame;
+    use crate::protocol::{ServerMessageView, decode_server_frame, read_server_frame};
 
     fn buffer() -> TileBuffer {
         let rect = Rect {
@@ -261,18 +269,18 @@ mod tests {
     fn a_copy_follows_the_tile_through_its_updates_and_refuses_a_gap() {
         let mut tile = buffer();
         let encoded = tile.encoded_state();
-        let ServerMessage::TileState(state) = decode_server_frame(&encoded).unwrap().remove(0)
+        let Some(Ok(ServerMessageView::TileState(state))) = read_server_frame(&encoded).next()
         else {
             panic!()
         };
-        let mut copy = TileBuffer::from_state(state, encoded);
+        let mut copy = TileBuffer::from_state(&state, encoded.clone());
         for paints in [vec![(5, 3), (1, 4)], vec![(5, 7)]] {
             for (offset, color) in paints {
                 tile.paint(offset, color);
             }
             let batch = tile.flush().unwrap();
-            let ServerMessage::TileUpdate(update) =
-                decode_server_frame(&batch.bytes).unwrap().remove(0)
+            let Some(Ok(ServerMessageView::TileUpdate(update))) =
+                read_server_frame(&batch.bytes).next()
             else {
                 panic!()
             };
@@ -284,9 +292,9 @@ mod tests {
         tile.paint(0, 1);
         tile.flush();
         tile.paint(0, 2);
-        let ServerMessage::TileUpdate(skipped) = decode_server_frame(&tile.flush().unwrap().bytes)
-            .unwrap()
-            .remove(0)
+        let batch = tile.flush().unwrap();
+        let Some(Ok(ServerMessageView::TileUpdate(skipped))) =
+            read_server_frame(&batch.bytes).next()
         else {
             panic!()
         };

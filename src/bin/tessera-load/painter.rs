@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tessera::protocol::{PaintOutcome, RejectReason, ServerMessage};
+use tessera::protocol::{PaintOutcome, RejectReason, ServerMessage, ServerMessageView};
 use tokio::sync::watch;
 
 use crate::codec::{self, Codec};
@@ -199,13 +199,15 @@ impl Painter {
             let now = self.ctx.clock.now_ns();
             latency::record(|h| {
                 for frame in &frames {
-                    match codec::tessera::decode(frame) {
-                        Ok(messages) => {
-                            for message in messages {
-                                self.on_message(message, now, &mut h.ack);
+                    for message in codec::tessera::read(frame) {
+                        match message {
+                            Ok(ServerMessageView::Other(message)) => {
+                                self.on_message(message, now, &mut h.ack)
                             }
+                            // Painters have no viewport: tiles do not concern them.
+                            Ok(_) => {}
+                            Err(_) => self.counts.bad_frames += 1,
                         }
-                        Err(_) => self.counts.bad_frames += 1,
                     }
                 }
             });

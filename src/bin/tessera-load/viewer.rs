@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tessera::geometry::Rect;
-use tessera::protocol::ServerMessage;
+use tessera::protocol::{ServerMessage, ServerMessageView};
 use tokio::sync::{mpsc, watch};
 
 use crate::accounting::{Delivery, SeenSet, StableIntervals, classify};
@@ -485,14 +485,14 @@ impl Viewer {
             burst.tally.window_bytes += frame.len() as u64;
         }
         match self.ctx.codec {
-            Codec::Tessera => match codec::tessera::decode(frame) {
-                Ok(messages) => {
-                    for message in messages {
-                        self.on_message(message, burst);
+            Codec::Tessera => {
+                for message in codec::tessera::read(frame) {
+                    match message {
+                        Ok(message) => self.on_message(message, burst),
+                        Err(_) => burst.tally.bad_frames += 1,
                     }
                 }
-                Err(_) => burst.tally.bad_frames += 1,
-            },
+            }
             Codec::Raw => {
                 let mut pixels = std::mem::take(&mut self.pixels);
                 pixels.clear();
@@ -512,16 +512,16 @@ impl Viewer {
         }
     }
 
-    fn on_message(&mut self, message: ServerMessage, burst: &mut Burst) {
+    fn on_message(&mut self, message: ServerMessageView<'_>, burst: &mut Burst) {
         let g = self.ctx.board.geometry;
         let board = self.ctx.board.index;
         match message {
-            ServerMessage::TileState(state) if state.board == board => {
+            ServerMessageView::TileState(state) if state.board == board => {
                 if let Some(tile) = g.tile(u32::from(state.tx), u32::from(state.ty)) {
                     self.on_state(g.tile_index(tile) as u32, state.version, burst);
                 }
             }
-            ServerMessage::TileUpdate(update) if update.board == board => {
+            ServerMessageView::TileUpdate(update) if update.board == board => {
                 let Some(tile) = g.tile(u32::from(update.tx), u32::from(update.ty)) else {
                     burst.tally.unknown += update.changes.len() as u64;
                     return;
@@ -556,8 +556,10 @@ impl Viewer {
                     deliver(&self.ctx, &mut self.seen, stable, px, burst);
                 }
             }
-            ServerMessage::TileUpdate(update) => burst.tally.unknown += update.changes.len() as u64,
-            ServerMessage::Error { .. } => burst.tally.server_errors += 1,
+            ServerMessageView::TileUpdate(update) => {
+                burst.tally.unknown += update.changes.len() as u64
+            }
+            ServerMessageView::Other(ServerMessage::Error { .. }) => burst.tally.server_errors += 1,
             // Viewers never paint; a tile of another board or a second Welcome changes nothing.
             _ => {}
         }

@@ -1,13 +1,15 @@
-//! Tessera's protocol, through the library's own encoder and decoder (`tessera::protocol`), so
-//! the load generator can never drift from the server's wire format.
+//! Tessera's protocol, through the library's own encoder and reader (`tessera::protocol`), so
+//! the load generator can never drift from the server's wire format. Frames are read in place
+//! (`read_server_frame`): a viewer sees every update of its tiles, and an allocation per update
+//! made the generator, not the server, the bottleneck of the paint-intake runs.
 
 use bytes::Bytes;
 use tessera::geometry::Rect;
-use tessera::protocol::{self, ClientMessage, ServerMessage, Welcome};
+use tessera::protocol::{self, ClientMessage, ServerMessage, ServerMessageView, Welcome};
 
 use crate::plan::Pixel;
 
-pub use tessera::protocol::decode_server_frame as decode;
+pub use tessera::protocol::read_server_frame as read;
 
 pub fn encode_paint(seq: u32, board: u16, px: Pixel) -> Bytes {
     protocol::encode_client(&ClientMessage::Paint {
@@ -33,12 +35,17 @@ pub fn encode_viewport(board: u16, rect: Rect) -> Bytes {
 
 /// The `Welcome` that must open a connection's first frame.
 pub fn welcome(frame: &[u8]) -> Result<Welcome, String> {
-    let messages = decode(frame).map_err(|e| format!("undecodable first frame: {e}"))?;
-    match messages.into_iter().next() {
-        Some(ServerMessage::Welcome(w)) if w.protocol_version == protocol::PROTOCOL_VERSION => {
+    let first = read(frame)
+        .next()
+        .transpose()
+        .map_err(|e| format!("undecodable first frame: {e}"))?;
+    match first {
+        Some(ServerMessageView::Other(ServerMessage::Welcome(w)))
+            if w.protocol_version == protocol::PROTOCOL_VERSION =>
+        {
             Ok(w)
         }
-        Some(ServerMessage::Welcome(w)) => Err(format!(
+        Some(ServerMessageView::Other(ServerMessage::Welcome(w))) => Err(format!(
             "server speaks protocol version {}, this generator {}",
             w.protocol_version,
             protocol::PROTOCOL_VERSION

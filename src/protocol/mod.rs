@@ -5,8 +5,15 @@
 //! vectors). A server frame carries one or more [`ServerMessage`]s back to back; a client frame
 //! carries exactly one [`ClientMessage`].
 
+mod view;
+
 use bincode::config::{Configuration, Fixint, LittleEndian, NoLimit};
 use serde::{Deserialize, Serialize};
+
+pub use view::{
+    PixelChanges, ServerFrameReader, ServerMessageView, TileStateView, TileUpdateView,
+    read_server_frame,
+};
 
 /// Bumped on any change to the bytes of an existing message.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -249,7 +256,8 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
     Ok(msg)
 }
 
-/// Decodes every server message in one frame.
+/// Decodes every server message in one frame. Readers of many updates use
+/// [`read_server_frame`], which copies nothing.
 pub fn decode_server_frame(mut bytes: &[u8]) -> Result<Vec<ServerMessage>, DecodeError> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
