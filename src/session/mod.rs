@@ -36,11 +36,18 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Resynchronisations tolerated per minute before a slow client is disconnected: one is a hiccup
 /// (a GC pause, a backgrounded tab), several in a row mean it cannot keep up with its viewport.
 const MAX_RESYNCS_PER_MINUTE: usize = 3;
-/// Largest frame a session writes in one tick, unless one message alone is larger. A new
-/// viewport's tile states (4 MiB for a 2048 x 2048 view) are spread over several ticks instead of
-/// being copied into one frame per session at once: the states themselves are shared `Bytes`,
-/// so waiting in the backlog costs nothing, while a contiguous copy costs each session its size.
-const MAX_FRAME_BYTES: usize = 512 * 1024;
+/// Bytes a session writes in one tick, unless one message alone is larger. A new viewport's
+/// tile states (4 MiB for a 2048 x 2048 view) are spread over several ticks instead of all
+/// going out at once: the states themselves are shared `Bytes`, so waiting in the backlog costs
+/// nothing, while a burst on the wire costs every session its size in buffers at once.
+const MAX_TICK_BYTES: usize = 512 * 1024;
+/// Largest frame a session builds out of several messages. actix-http copies every frame into
+/// its connection's write buffer, which starts at 8 KiB and keeps whatever capacity it grew to
+/// (up to 128 KiB) for the life of the connection. Frames that fit it, each handed over only
+/// after the previous one was taken, leave an idle session with 8 KiB there, where one 36 KiB
+/// frame of first tile states pinned 36 KiB for good (BENCHMARKS.md, memory per idle session).
+/// 8 KiB less a server frame header (at most 4 bytes below 64 KiB), with room to spare.
+const MAX_FRAME_BYTES: usize = 8 * 1024 - 16;
 /// Minimum time between two client-requested resyncs (an identical `SetViewport`).
 const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// A frame the websocket has not accepted for this long means the client stopped reading: its
@@ -95,6 +102,8 @@ pub struct Session<O: Outlet = actix_ws::Session> {
     replies: BytesMut,
     /// When the frame now on its way was handed to the websocket; `None` when idle.
     writing: Option<Instant>,
+    /// Bytes this tick may still write (`MAX_TICK_BYTES` at each write boundary).
+    tick_budget: usize,
     closing: bool,
     rate: TokenBucket,
     /// Messages dropped by the rate limit in the current one-second window.
@@ -163,6 +172,7 @@ impl<O: Outlet> Session<O> {
             backlog: VecDeque::new(),
             replies: BytesMut::new(),
             writing: None,
+            tick_budget: 0,
             closing: false,
             flood: (now, 0),
             resyncs: VecDeque::new(),
@@ -242,11 +252,20 @@ impl<O: Outlet> Session<O> {
                 return;
             }
         }
+        self.tick_budget = MAX_TICK_BYTES;
+        self.write_frame(ctx);
+    }
+
+    /// Sends the replies and the front of the backlog as one frame of at most `MAX_FRAME_BYTES`
+    /// (or one message, if that alone is larger). What is left goes in the next frame, once the
+    /// websocket has taken this one, while the tick's budget lasts; then in the next tick.
+    fn write_frame(&mut self, ctx: &mut Context<Self>) {
+        let limit = MAX_FRAME_BYTES.min(self.tick_budget);
         let mut parts: Vec<Bytes> = Vec::new();
         let mut len = self.replies.len();
         while let Some(next) = self.backlog.front() {
             let current = self.is_current(next);
-            if current && !parts.is_empty() && len + next.bytes.len() > MAX_FRAME_BYTES {
+            if current && len > 0 && len + next.bytes.len() > limit {
                 break;
             }
             let next = self.backlog.pop_front().expect("front exists");
@@ -256,11 +275,12 @@ impl<O: Outlet> Session<O> {
             }
         }
         if !self.backlog.is_empty() {
-            // The rest of a large burst (a new viewport's tile states) goes out next tick.
+            // Past this tick's budget, the rest of a large burst goes out next tick.
             self.schedule_write();
         }
         let frame = if parts.len() == 1 && self.replies.is_empty() {
-            // One tile in view, or the whole-board feed: the shared bytes go out untouched.
+            // One tile in view, one tile state, or the whole-board feed: the shared bytes go out
+            // untouched.
             parts.pop().expect("one element")
         } else {
             if len == 0 {
@@ -274,7 +294,26 @@ impl<O: Outlet> Session<O> {
             }
             out.freeze()
         };
+        self.tick_budget = self.tick_budget.saturating_sub(frame.len());
         self.send_frame(frame, ctx);
+    }
+
+    /// After a frame was taken: the next one of a burst, if the tick's budget allows. It waits
+    /// for one turn of the worker first, so that actix-http moves the last frame to the socket
+    /// (and empties its write buffer) before this one arrives, instead of collecting both.
+    fn continue_burst(&mut self, ctx: &mut Context<Self>) {
+        if self.backlog.is_empty() || self.tick_budget == 0 {
+            return;
+        }
+        ctx.spawn(
+            tokio::task::yield_now()
+                .into_actor(self)
+                .map(|(), session, ctx| {
+                    if session.writing.is_none() && !session.closing {
+                        session.write_frame(ctx);
+                    }
+                }),
+        );
     }
 
     /// Whether a queued frame belongs to a subscription the session still holds; frames of
@@ -297,7 +336,9 @@ impl<O: Outlet> Session<O> {
                     session.writing = None;
                     if result.is_err() {
                         ctx.stop();
+                        return;
                     }
+                    session.continue_burst(ctx);
                 }),
         );
     }
