@@ -297,26 +297,34 @@ fn write_tiles(
 ) -> Result<(), StorageError> {
     // Each file is fsynced before its rename; doing many at once lets the filesystem commit
     // them together instead of paying one journal commit per tile in turn.
-    in_parallel(tiles, |snapshot| {
+    in_parallel(tiles, WRITE_THREADS, |snapshot| {
         let path = dir.join(tile_file_name(snapshot.tile));
         replace_file(&path, &tile_file::encode(geometry, snapshot))
     })?;
     sync_dir(dir)
 }
 
-/// Threads reading or writing tile files. A board is one small file per tile (65,536 for a
-/// 16384 x 16384 board in 64-pixel tiles), so the cost is system calls and disk latency (reads
-/// on a cold cache, fsyncs on writes): more threads than cores keep the disk's queue full while
-/// others wait.
-const IO_THREADS: usize = 8;
+/// Threads reading tile files at start, and writing them in a snapshot pass. A board is one
+/// small file per tile (65,536 for a 16384 x 16384 board in 64-pixel tiles), so the cost is
+/// system calls and disk latency (reads on a cold cache, fsyncs on writes), not CPU: more
+/// threads than cores keep the disk's queue full while the others wait.
+///
+/// Reads happen before the server takes connections, with nothing else to disturb: a cold load
+/// of that board (`cargo bench --bench restore`, BENCHMARKS.md) took 2.0 s on 8 threads, 1.3 s
+/// on 32 and 1.2 s on 64 or 128. Writes run beside live traffic, where 64 writers were not
+/// shown to help (uniform 16384² p99 195 and 532 ms in two runs, 147 ms with 8, all within that
+/// benchmark's spread), so they keep 8.
+const READ_THREADS: usize = 64;
+const WRITE_THREADS: usize = 8;
 
-/// Runs `work` on every item over [`IO_THREADS`] threads, collecting results in item order; the
+/// Runs `work` on every item over `threads` threads, collecting results in item order; the
 /// first error in item order wins.
 fn in_parallel<T: Sync, R: Send>(
     items: &[T],
+    threads: usize,
     work: impl Fn(&T) -> Result<R, StorageError> + Sync,
 ) -> Result<Vec<R>, StorageError> {
-    let chunk = items.len().div_ceil(IO_THREADS).max(1);
+    let chunk = items.len().div_ceil(threads).max(1);
     let work = &work;
     std::thread::scope(|scope| {
         let workers: Vec<_> = items
@@ -341,7 +349,9 @@ fn read_tiles(
     listing: &[(TileCoord, PathBuf)],
     geometry: BoardGeometry,
 ) -> Result<Vec<TileSnapshot>, StorageError> {
-    in_parallel(listing, |(tile, path)| read_tile(path, geometry, *tile))
+    in_parallel(listing, READ_THREADS, |(tile, path)| {
+        read_tile(path, geometry, *tile)
+    })
 }
 
 /// Reads and validates the file of `tile`.
