@@ -148,13 +148,24 @@ pub async fn run(task: ViewerTask) {
 }
 
 /// A tile the viewer holds or held.
+///
+/// Every tile update a viewer receives reads and writes its tile's record, at random among the
+/// viewer's tiles, and with a thousand whole-board viewers the records outgrow the caches: that
+/// load was a quarter of the generator's time (BENCHMARKS.md, overview capacity). One record
+/// fits one cache line, aligned so it never straddles two (56 bytes used).
 #[derive(Debug, Default)]
+#[repr(align(64))]
 struct TileView {
     /// Version of the copy held (`None` before its `TileState`).
     version: Option<u64>,
     phase: Phase,
     stable: StableIntervals,
 }
+
+const _: () = assert!(
+    std::mem::size_of::<TileView>() == 64,
+    "one cache line a record"
+);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -486,6 +497,7 @@ impl Viewer {
         }
         match self.ctx.codec {
             Codec::Tessera => {
+                self.prefetch_records(frame);
                 for message in codec::tessera::read(frame) {
                     match message {
                         Ok(message) => self.on_message(message, burst),
@@ -508,6 +520,23 @@ impl Viewer {
                     deliver(&self.ctx, &mut self.seen, stable, px, burst);
                 }
                 self.pixels = pixels;
+            }
+        }
+    }
+
+    /// Prefetches the record of every tile the frame updates, before the frame is accounted for.
+    /// Each of those loads misses the caches once a thousand viewers hold 256 records each, and
+    /// taken one per update, between the long accounting of its pixels, they were half of the
+    /// generator's time at 8,000 paints/s (BENCHMARKS.md, overview capacity). Prefetches wait
+    /// for nothing, so the misses of a whole frame overlap.
+    fn prefetch_records(&self, frame: &[u8]) {
+        let g = self.ctx.board.geometry;
+        for message in codec::tessera::read(frame).flatten() {
+            if let ServerMessageView::TileUpdate(update) = message
+                && let Some(tile) = g.tile(u32::from(update.tx), u32::from(update.ty))
+                && let Some(view) = self.tiles.get(g.tile_index(tile) as u32)
+            {
+                prefetch(view);
             }
         }
     }
@@ -582,6 +611,20 @@ impl Viewer {
             Phase::Pending { .. } | Phase::Leaving | Phase::Gone => {}
         }
     }
+}
+
+/// Asks the processor to bring `value`'s cache line in, without waiting for it.
+fn prefetch<T>(value: &T) {
+    // SAFETY: SSE is part of the x86_64 baseline, and a prefetch reads nothing: any address,
+    // here a live reference, is fine.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (value as *const T).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
 }
 
 /// The clock read and counters of one burst of frames.
