@@ -323,7 +323,10 @@ fn update_bytes(rng: &mut XorShift, coord: TileCoord) -> Bytes {
 
 /// The measured session write, replicating `Session::write` on public types: drain the queue,
 /// keep the frames of the current board and subscription epochs, then send a lone frame as is or
-/// concatenate everything (after the pending replies) into one `Bytes`.
+/// concatenate everything (after the pending replies) into one `Bytes`. Since the session packs
+/// frames of at most 8 KiB, this is what it does for up to 8 KiB of queued updates (about 135
+/// of the 59-byte updates used here); larger inputs below measure the same copying in one frame
+/// where the session would send it in several.
 fn session_write(
     queue: &FrameQueue,
     board: Option<u16>,

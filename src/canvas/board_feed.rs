@@ -140,13 +140,17 @@ impl BoardFeed {
 
     fn apply(&mut self, coord: TileCoord, bytes: &Bytes) -> Result<Applied, String> {
         let index = self.geometry.tile_index(coord);
+        let undecodable = |e| format!("tile {coord} queued an undecodable frame: {e}");
         let mut messages = protocol::read_server_frame(bytes);
-        let (Some(message), None) = (messages.next(), messages.next()) else {
-            return Err(format!(
-                "tile {coord} queued other than one message in a frame"
-            ));
-        };
-        match message.map_err(|e| format!("tile {coord} queued an undecodable frame: {e}"))? {
+        let message = messages
+            .next()
+            .ok_or_else(|| format!("tile {coord} queued an empty frame"))?
+            .map_err(undecodable)?;
+        if let Some(more) = messages.next() {
+            more.map_err(undecodable)?;
+            return Err(format!("tile {coord} queued several messages in one frame"));
+        }
+        match message {
             ServerMessageView::TileState(state) => {
                 if self.mirror[index].is_none() {
                     self.missing -= 1;

@@ -7,9 +7,9 @@ use tokio::time::Instant;
 /// Tick boundaries shared by every tile and session of the process.
 ///
 /// Tiles flush at `origin + k * period`; sessions write at `origin + k * period + session_lag`.
-/// Aligning both to one clock is what gives each viewer at most one websocket frame per tick
-/// however many tiles it views: every tile's batch for tick `k` is queued before the session's
-/// write for tick `k`, which collects them all into one frame.
+/// Aligning both to one clock is what gives each viewer one websocket frame per tick however
+/// many tiles it views: every tile's batch for tick `k` is queued before the session's write for
+/// tick `k`, which collects them all into one frame (several of at most 8 KiB if they are more).
 #[derive(Debug, Clone, Copy)]
 pub struct TickClock {
     origin: Instant,

@@ -7,7 +7,7 @@
 
 mod view;
 
-use bincode::config::{Configuration, Fixint, LittleEndian, NoLimit};
+use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use serde::{Deserialize, Serialize};
 
 pub use view::{
@@ -19,10 +19,15 @@ pub use view::{
 pub const PROTOCOL_VERSION: u16 = 1;
 
 /// Fixed-width integers keep every field at a known offset, so a client can be written from the
-/// byte tables in `docs/protocol.md` alone. Decoding is bounded by the frame size, which the
-/// websocket layer limits before a byte reaches [`decode_client`].
-const WIRE: Configuration<LittleEndian, Fixint, NoLimit> =
-    bincode::config::standard().with_fixed_int_encoding();
+/// byte tables in `docs/protocol.md` alone. The limit bounds what one decoded message may
+/// claim: without it a length field of 2^64 - 1 (a corrupt or hostile server frame) made
+/// bincode try to allocate that much and abort. The largest real message, a 1024 x 1024 tile
+/// state, is 1 MiB; client messages are bounded by `max_message_bytes` before they get here.
+const WIRE: Configuration<LittleEndian, Fixint, Limit<MAX_DECODED_BYTES>> =
+    bincode::config::standard()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_DECODED_BYTES>();
+const MAX_DECODED_BYTES: usize = 64 << 20;
 
 /// Messages a client sends. One per binary websocket frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,16 +262,20 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
 }
 
 /// Decodes every server message in one frame. Readers of many updates use
-/// [`read_server_frame`], which copies nothing.
+/// [`read_server_frame`], which copies no tile data.
 pub fn decode_server_frame(mut bytes: &[u8]) -> Result<Vec<ServerMessage>, DecodeError> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let (msg, used): (ServerMessage, usize) = bincode::serde::decode_from_slice(bytes, WIRE)
-            .map_err(|e| DecodeError(e.to_string()))?;
+        let (msg, used) = decode_server_message(bytes)?;
         out.push(msg);
         bytes = &bytes[used..];
     }
     Ok(out)
+}
+
+/// Decodes the server message at the start of `bytes`, and how many bytes it took.
+fn decode_server_message(bytes: &[u8]) -> Result<(ServerMessage, usize), DecodeError> {
+    bincode::serde::decode_from_slice(bytes, WIRE).map_err(|e| DecodeError(e.to_string()))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@
 //! [`TileUpdate`]: super::TileUpdate
 //! [`TileState`]: super::TileState
 
-use super::{DecodeError, PixelChange, ServerMessage, TileState, TileUpdate, WIRE};
+use super::{
+    DecodeError, PixelChange, ServerMessage, TileState, TileUpdate, decode_server_message,
+};
 
 /// Variant tags of [`ServerMessage`] (its declaration order, as bincode numbers variants).
 const TAG_TILE_STATE: u32 = 1;
@@ -112,9 +114,14 @@ pub fn read_server_frame(frame: &[u8]) -> ServerFrameReader<'_> {
     ServerFrameReader { rest: frame }
 }
 
+/// The messages of one server frame, in order ([`read_server_frame`]).
+#[derive(Debug, Clone)]
 pub struct ServerFrameReader<'a> {
+    /// What is still to be read; emptied by an error.
     rest: &'a [u8],
 }
+
+impl std::iter::FusedIterator for ServerFrameReader<'_> {}
 
 impl<'a> Iterator for ServerFrameReader<'a> {
     type Item = Result<ServerMessageView<'a>, DecodeError>;
@@ -198,8 +205,7 @@ fn read_tile_state(bytes: &[u8]) -> Result<(ServerMessageView<'_>, usize), Decod
 }
 
 fn read_other(bytes: &[u8]) -> Result<(ServerMessageView<'_>, usize), DecodeError> {
-    let (message, used) =
-        bincode::serde::decode_from_slice(bytes, WIRE).map_err(|e| DecodeError(e.to_string()))?;
+    let (message, used) = decode_server_message(bytes)?;
     Ok((ServerMessageView::Other(message), used))
 }
 
@@ -322,6 +328,40 @@ mod tests {
                     .is_none_or(|i| i == views.len() - 1),
                 "nothing is read after an error (cut at {cut})"
             );
+        }
+    }
+
+    #[test]
+    fn a_pixel_count_past_the_frame_is_an_error_not_a_panic() {
+        let mut frame = Vec::new();
+        encode_server_into(&messages()[3], &mut frame);
+        frame[22..30].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(read_server_frame(&frame).next().unwrap().is_err());
+        assert!(decode_server_frame(&frame).is_err());
+    }
+
+    /// Every byte of a frame changed to a few values: both decoders accept or refuse alike, and
+    /// read the same messages when they accept.
+    #[test]
+    fn corrupted_frames_read_like_the_owned_decoder() {
+        let mut frame = Vec::new();
+        for m in &messages() {
+            encode_server_into(m, &mut frame);
+        }
+        for at in 0..frame.len() {
+            for value in [0, 1, 2, 5, 0x7f, 0xff] {
+                let mut bad = frame.clone();
+                bad[at] = value;
+                let owned = decode_server_frame(&bad);
+                let read: Result<Vec<ServerMessage>, DecodeError> = read_server_frame(&bad)
+                    .map(|m| m.map(ServerMessageView::into_owned))
+                    .collect();
+                match (owned, read) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "byte {at} = {value}"),
+                    (Err(_), Err(_)) => {}
+                    (a, b) => panic!("byte {at} = {value}: owned {a:?}, in place {b:?}"),
+                }
+            }
         }
     }
 

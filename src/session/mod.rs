@@ -1,5 +1,6 @@
 //! The websocket session actor: one per connection. It forwards paints to their tiles, keeps its
-//! subscriptions equal to the tiles its viewport intersects, and writes at most one frame a tick.
+//! subscriptions equal to the tiles its viewport intersects, and writes what a tick produced for
+//! it as one frame (as several of at most 8 KiB when it is more than that).
 
 pub mod outlet;
 pub mod rate_limit;
@@ -36,17 +37,21 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Resynchronisations tolerated per minute before a slow client is disconnected: one is a hiccup
 /// (a GC pause, a backgrounded tab), several in a row mean it cannot keep up with its viewport.
 const MAX_RESYNCS_PER_MINUTE: usize = 3;
-/// Bytes a session writes in one tick, unless one message alone is larger. A new viewport's
-/// tile states (4 MiB for a 2048 x 2048 view) are spread over several ticks instead of all
-/// going out at once: the states themselves are shared `Bytes`, so waiting in the backlog costs
-/// nothing, while a burst on the wire costs every session its size in buffers at once.
+/// Bytes a session writes in one tick, plus at most the one message that crosses it. A new
+/// viewport's tile states (4 MiB for a 2048 x 2048 view) are spread over several ticks instead
+/// of all going out at once: the states themselves are shared `Bytes`, so waiting in the
+/// backlog costs nothing, while a burst on the wire costs every session its size in buffers at
+/// once. A burst still under way at the next boundary keeps writing on its remaining budget.
 const MAX_TICK_BYTES: usize = 512 * 1024;
-/// Largest frame a session builds out of several messages. actix-http copies every frame into
-/// its connection's write buffer, which starts at 8 KiB and keeps whatever capacity it grew to
-/// (up to 128 KiB) for the life of the connection. Frames that fit it, each handed over only
-/// after the previous one was taken, leave an idle session with 8 KiB there, where one 36 KiB
-/// frame of first tile states pinned 36 KiB for good (BENCHMARKS.md, memory per idle session).
-/// 8 KiB less a server frame header (at most 4 bytes below 64 KiB), with room to spare.
+/// Largest frame a session builds out of several messages (one message, or the tick's replies,
+/// may be larger and go alone). actix-http copies every frame into its connection's write
+/// buffer, which starts at 8 KiB and keeps whatever capacity it grew to (up to 128 KiB) for the
+/// life of the connection. Frames that fit it, each handed to actix-ws only once it took the
+/// previous one and the worker had a turn to write that to the socket, leave a session whose
+/// client keeps up with 8 KiB there, where one 36 KiB frame of first tile states pinned 36 KiB
+/// for good (BENCHMARKS.md, memory per idle session). A client that stops reading still grows
+/// it, as frames wait in actix-ws's queue, until the write stall closes it. 8 KiB less a server
+/// frame header (at most 4 bytes below 64 KiB), with room to spare.
 const MAX_FRAME_BYTES: usize = 8 * 1024 - 16;
 /// Minimum time between two client-requested resyncs (an identical `SetViewport`).
 const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -216,7 +221,8 @@ impl<O: Outlet> Session<O> {
         }
     }
 
-    /// Sends everything waiting as one websocket frame.
+    /// At the write boundary: takes what the tiles queued and starts sending it, in frames of at
+    /// most `MAX_FRAME_BYTES`, up to `MAX_TICK_BYTES` this tick.
     fn write(&mut self, ctx: &mut Context<Self>) {
         if self.closing {
             return;

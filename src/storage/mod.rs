@@ -304,17 +304,17 @@ fn write_tiles(
     sync_dir(dir)
 }
 
-/// Threads reading tile files at start, and writing them in a snapshot pass. A board is one
-/// small file per tile (65,536 for a 16384 x 16384 board in 64-pixel tiles), so the cost is
-/// system calls and disk latency (reads on a cold cache, fsyncs on writes), not CPU: more
-/// threads than cores keep the disk's queue full while the others wait.
-///
-/// Reads happen before the server takes connections, with nothing else to disturb: a cold load
-/// of that board (`cargo bench --bench restore`, BENCHMARKS.md) took 2.0 s on 8 threads, 1.3 s
-/// on 32 and 1.2 s on 64 or 128. Writes run beside live traffic, where 64 writers were not
-/// shown to help (uniform 16384² p99 195 and 532 ms in two runs, 147 ms with 8, all within that
-/// benchmark's spread), so they keep 8.
+// A board is one small file per tile (65,536 for a 16384 x 16384 board in 64-pixel tiles), so
+// reading or writing it costs system calls and disk latency (reads on a cold cache, fsyncs on
+// writes), not CPU: more threads than cores keep the disk's queue full while the others wait.
+
+/// Threads reading tile files at start, before the server takes connections, with nothing else
+/// to disturb: a cold load of that board (`cargo bench --bench restore`, BENCHMARKS.md) took
+/// 2.0 s on 8 threads, 1.3 s on 32 and 1.2 s on 64 or 128.
 const READ_THREADS: usize = 64;
+/// Threads writing tile files in a snapshot pass, which runs beside live traffic: 64 writers
+/// were not shown to help there (uniform 16384² p99 195 and 532 ms in two runs, 147 ms with 8,
+/// all within that benchmark's spread), so they stay at 8.
 const WRITE_THREADS: usize = 8;
 
 /// Runs `work` on every item over `threads` threads, collecting results in item order; the
