@@ -53,6 +53,14 @@ const MAX_TICK_BYTES: usize = 512 * 1024;
 /// it, as frames wait in actix-ws's queue, until the write stall closes it. 8 KiB less a server
 /// frame header (at most 4 bytes below 64 KiB), with room to spare.
 const MAX_FRAME_BYTES: usize = 8 * 1024 - 16;
+/// A burst larger than this goes out in frames of up to `MAX_TICK_BYTES` (see `write_frame`):
+/// actix-http releases a write buffer that grew past 128 KiB once it is written, so frames
+/// larger than that cost no lasting memory either, while frames between 8 and 128 KiB would.
+/// A large frame takes as much of the burst as the tick allows; what is left at the next
+/// write, if 136 KiB or less, goes in small frames. Small frames alone made a 1920 x 1080
+/// view's 510 first states 510 frames: 5,000 such viewers fell seconds behind, with millions
+/// of deliveries missing (BENCHMARKS.md, scenario matrix).
+const LARGE_BURST_BYTES: usize = 136 * 1024;
 /// Minimum time between two client-requested resyncs (an identical `SetViewport`).
 const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// A frame the websocket has not accepted for this long means the client stopped reading: its
@@ -266,7 +274,15 @@ impl<O: Outlet> Session<O> {
     /// (or one message, if that alone is larger). What is left goes in the next frame, once the
     /// websocket has taken this one, while the tick's budget lasts; then in the next tick.
     fn write_frame(&mut self, ctx: &mut Context<Self>) {
-        let limit = MAX_FRAME_BYTES.min(self.tick_budget);
+        // A burst too large for small frames (a new viewport's states) goes in frames past
+        // actix-http's retention limit instead, which it frees once they are written: small
+        // frames would cost one websocket frame and system call per 4 KiB tile state.
+        let frame_bytes = if self.backlog_exceeds(LARGE_BURST_BYTES) {
+            MAX_TICK_BYTES
+        } else {
+            MAX_FRAME_BYTES
+        };
+        let limit = frame_bytes.min(self.tick_budget);
         let mut parts: Vec<Bytes> = Vec::new();
         let mut len = self.replies.len();
         while let Some(next) = self.backlog.front() {
@@ -302,6 +318,20 @@ impl<O: Outlet> Session<O> {
         };
         self.tick_budget = self.tick_budget.saturating_sub(frame.len());
         self.send_frame(frame, ctx);
+    }
+
+    /// Whether the replies and the current frames of the backlog add up to more than `bytes`.
+    fn backlog_exceeds(&self, bytes: usize) -> bool {
+        let mut total = self.replies.len();
+        for frame in &self.backlog {
+            if total > bytes {
+                return true;
+            }
+            if self.is_current(frame) {
+                total += frame.bytes.len();
+            }
+        }
+        total > bytes
     }
 
     /// After a frame was taken: the next one of a burst, if the tick's budget allows. It waits

@@ -150,6 +150,8 @@ pub struct Client {
     pub states_received: usize,
     pub frames_received: usize,
     pub largest_frame: usize,
+    /// The size of every frame received, in order.
+    pub frame_sizes: Vec<usize>,
     /// Frames that carried updates of more than one tile.
     pub multi_tile_frames: usize,
     pub closed: Option<(u16, String)>,
@@ -194,6 +196,7 @@ impl Client {
             states_received: 0,
             frames_received: 0,
             largest_frame: 0,
+            frame_sizes: vec![],
             multi_tile_frames: 0,
             closed: None,
         };
@@ -253,6 +256,7 @@ impl Client {
                     let msgs = protocol::decode_server_frame(&bytes).expect("server frames decode");
                     self.frames_received += 1;
                     self.largest_frame = self.largest_frame.max(bytes.len());
+                    self.frame_sizes.push(bytes.len());
                     self.apply(&msgs);
                     return Some(msgs);
                 }
