@@ -250,8 +250,7 @@ pub fn encode_client(msg: &ClientMessage) -> Vec<u8> {
 
 /// Decodes exactly one client message; trailing bytes are an error.
 pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
-    let (msg, used) =
-        bincode::serde::decode_from_slice(bytes, WIRE).map_err(|e| DecodeError(e.to_string()))?;
+    let (msg, used) = decode_one(bytes)?;
     if used != bytes.len() {
         return Err(DecodeError(format!(
             "{} trailing bytes after a complete message",
@@ -266,15 +265,15 @@ pub fn decode_client(bytes: &[u8]) -> Result<ClientMessage, DecodeError> {
 pub fn decode_server_frame(mut bytes: &[u8]) -> Result<Vec<ServerMessage>, DecodeError> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let (msg, used) = decode_server_message(bytes)?;
+        let (msg, used) = decode_one(bytes)?;
         out.push(msg);
         bytes = &bytes[used..];
     }
     Ok(out)
 }
 
-/// Decodes the server message at the start of `bytes`, and how many bytes it took.
-fn decode_server_message(bytes: &[u8]) -> Result<(ServerMessage, usize), DecodeError> {
+/// Decodes the message at the start of `bytes`, and how many bytes it took.
+fn decode_one<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), DecodeError> {
     bincode::serde::decode_from_slice(bytes, WIRE).map_err(|e| DecodeError(e.to_string()))
 }
 

@@ -57,7 +57,7 @@ const MAX_FRAME_BYTES: usize = 8 * 1024 - 16;
 /// actix-http releases a write buffer that grew past 128 KiB once it is written, so frames
 /// larger than that cost no lasting memory either, while frames between 8 and 128 KiB would.
 /// A large frame takes as much of the burst as the tick allows; what is left at the next
-/// write, if 136 KiB or less, goes in small frames. Small frames alone made a 1920 x 1080
+/// boundary, if 136 KiB or less, goes in small frames. Small frames alone made a 1920 x 1080
 /// view's 510 first states 510 frames: 5,000 such viewers fell seconds behind, with millions
 /// of deliveries missing (BENCHMARKS.md, scenario matrix).
 const LARGE_BURST_BYTES: usize = 136 * 1024;
@@ -267,21 +267,23 @@ impl<O: Outlet> Session<O> {
             }
         }
         self.tick_budget = MAX_TICK_BYTES;
-        self.write_frame(ctx);
-    }
-
-    /// Sends the replies and the front of the backlog as one frame of at most `MAX_FRAME_BYTES`
-    /// (or one message, if that alone is larger). What is left goes in the next frame, once the
-    /// websocket has taken this one, while the tick's budget lasts; then in the next tick.
-    fn write_frame(&mut self, ctx: &mut Context<Self>) {
         // A burst too large for small frames (a new viewport's states) goes in frames past
         // actix-http's retention limit instead, which it frees once they are written: small
-        // frames would cost one websocket frame and system call per 4 KiB tile state.
+        // frames would cost one websocket frame and system call per 4 KiB tile state. Decided
+        // once a tick: the rest of a tick's burst only shrinks, and a large frame takes all the
+        // budget it can, so the frames after it in the tick are small ones.
         let frame_bytes = if self.backlog_exceeds(LARGE_BURST_BYTES) {
             MAX_TICK_BYTES
         } else {
             MAX_FRAME_BYTES
         };
+        self.write_frame(frame_bytes, ctx);
+    }
+
+    /// Sends the replies and the front of the backlog as one frame of at most `frame_bytes` and
+    /// the tick's budget (or one message, if that alone is larger). What is left goes in small
+    /// frames once the websocket has taken this one, while the budget lasts; then next tick.
+    fn write_frame(&mut self, frame_bytes: usize, ctx: &mut Context<Self>) {
         let limit = frame_bytes.min(self.tick_budget);
         let mut parts: Vec<Bytes> = Vec::new();
         let mut len = self.replies.len();
@@ -346,7 +348,7 @@ impl<O: Outlet> Session<O> {
                 .into_actor(self)
                 .map(|(), session, ctx| {
                     if session.writing.is_none() && !session.closing {
-                        session.write_frame(ctx);
+                        session.write_frame(MAX_FRAME_BYTES, ctx);
                     }
                 }),
         );
