@@ -12,6 +12,7 @@ use super::tile::{BoardCounters, Tile};
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::protocol::BoardInfo;
 use crate::settings::BoardSettings;
+use crate::storage::journal::Journal;
 
 pub struct Board {
     /// Position in the settings and in `Welcome.boards`; messages name the board by it.
@@ -22,6 +23,8 @@ pub struct Board {
     /// Serves the sessions that view the whole board, on boards small enough for that.
     feed: Option<Addr<BoardFeed>>,
     pub counters: Arc<BoardCounters>,
+    /// Every accepted paint, on disk before it is acknowledged.
+    journal: Arc<Journal>,
     /// The board's last rendered PNG.
     pub png: RenderCache,
     /// Downsampled levels for zoomed-out clients, about a third of the board's pixel bytes;
@@ -36,6 +39,7 @@ impl Board {
         tiles: Vec<Addr<Tile>>,
         feed: Option<Addr<BoardFeed>>,
         counters: Arc<BoardCounters>,
+        journal: Arc<Journal>,
         overview: Overview,
     ) -> Self {
         assert_eq!(
@@ -49,6 +53,7 @@ impl Board {
             tiles,
             feed,
             counters,
+            journal,
             png: RenderCache::default(),
             overview,
         }
@@ -68,6 +73,10 @@ impl Board {
 
     pub fn tiles(&self) -> &[Addr<Tile>] {
         &self.tiles
+    }
+
+    pub fn journal(&self) -> &Arc<Journal> {
+        &self.journal
     }
 
     pub fn feed(&self) -> Option<&Addr<BoardFeed>> {

@@ -25,6 +25,7 @@ use cooldown::Cooldowns;
 use crate::identity::UserToken;
 use crate::palette::Color;
 use crate::protocol::RejectReason;
+use crate::storage::journal::{JournalFailed, Record, Ticket};
 
 /// Every board of the server plus the state paints are checked against. Shared by the websocket
 /// sessions and the HTTP routes, so both follow the same rules.
@@ -40,6 +41,14 @@ pub struct Canvas {
 pub struct Rejection {
     pub reason: RejectReason,
     pub retry_after_ms: u32,
+}
+
+/// A paint queued in its tile and appended to its board's journal: acknowledge it once
+/// [`Canvas::is_durable`] says so (or [`Canvas::wait_durable`] returns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaintTicket {
+    pub board: u16,
+    pub ticket: Ticket,
 }
 
 impl Rejection {
@@ -86,13 +95,31 @@ impl Canvas {
         &self.cooldowns
     }
 
-    /// Checks a paint and queues it in its tile's mailbox, now, without waiting.
+    /// Whether an accepted paint is on disk; `Err` if the journal failed and it never will be.
+    pub fn is_durable(&self, paint: PaintTicket) -> Result<bool, JournalFailed> {
+        match self.board(paint.board) {
+            Some(board) => board.journal().is_durable(paint.ticket),
+            None => Err(JournalFailed),
+        }
+    }
+
+    /// Waits until an accepted paint is on disk.
+    pub async fn wait_durable(&self, paint: PaintTicket) -> Result<(), JournalFailed> {
+        match self.board(paint.board) {
+            Some(board) => board.journal().wait_durable(paint.ticket).await,
+            None => Err(JournalFailed),
+        }
+    }
+
+    /// Checks a paint, queues it in its tile's mailbox and appends it to the journal, now,
+    /// without waiting.
     ///
     /// `try_send` either queues the paint at once or refuses it, so one client's paints reach a
     /// tile in the order it sent them, and a tile's mailbox never grows past its capacity (an
     /// awaited `send` would queue late and out of order once the mailbox is full). A queued paint
-    /// is applied at the tile's next tick whether or not its sender is still connected; only then
-    /// does `Ok` mean accepted.
+    /// is applied at the tile's next tick whether or not its sender is still connected. It is
+    /// accepted once its ticket is durable: the journal's writer fsyncs within about a
+    /// millisecond, and a session answers at its next write.
     pub fn paint(
         &self,
         user: &UserToken,
@@ -100,7 +127,7 @@ impl Canvas {
         x: u32,
         y: u32,
         color: u8,
-    ) -> Result<(), Rejection> {
+    ) -> Result<PaintTicket, Rejection> {
         let board_ref = self
             .board(board)
             .ok_or(Rejection::new(RejectReason::UnknownBoard))?;
@@ -121,17 +148,29 @@ impl Canvas {
                 retry_after_ms: u32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u32::MAX),
             })?;
         let (tile, offset) = geometry.locate(pos);
-        board_ref
-            .tile(tile)
-            .try_send(tile::Paint { offset, color })
-            .map_err(|_| {
-                // The tile is overloaded (its mailbox is full) or gone (shutdown): not applied.
+        let record = Record {
+            x,
+            y,
+            color: color.index(),
+        };
+        let queued = board_ref.journal().append(record, || {
+            board_ref
+                .tile(tile)
+                .try_send(tile::Paint { offset, color })
+                .is_ok()
+        });
+        match queued {
+            Ok(Some(ticket)) => Ok(PaintTicket { board, ticket }),
+            // The tile is overloaded (its mailbox is full) or gone (shutdown), or the journal
+            // can no longer write: not applied.
+            Ok(None) | Err(JournalFailed) => {
                 self.cooldowns.refund(user, board);
-                Rejection {
+                Err(Rejection {
                     reason: RejectReason::Unavailable,
                     retry_after_ms: u32::try_from(self.clock.period().as_millis())
                         .unwrap_or(u32::MAX),
-                }
-            })
+                })
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ use super::overview_refresh;
 use super::tile::{BoardCounters, MarkSaved, TakeSnapshot, Tile};
 use super::tile_buffer::TileBuffer;
 use crate::settings::Settings;
+use crate::storage::journal::Journal;
 use crate::storage::{BoardStore, StorageError, TileSnapshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -115,13 +116,18 @@ fn start_boards(
         let started = std::time::Instant::now();
         let store = BoardStore::new(&settings.storage.data_dir, &board.id);
         let geometry = board.geometry;
-        let restored =
-            store
-                .load(geometry, board.background)
-                .map_err(|source| StartError::Restore {
-                    board: board.id.clone(),
-                    source,
-                })?;
+        let restore_error = |source| StartError::Restore {
+            board: board.id.clone(),
+            source,
+        };
+        // The journal first, in the geometry it was written for; `load` then re-slices the
+        // result if the tile size or board size changed.
+        store
+            .recover_journal(board.background)
+            .map_err(restore_error)?;
+        let restored = store
+            .load(geometry, board.background)
+            .map_err(restore_error)?;
         let restored_count = restored.len();
         let restored_version: u64 = restored.iter().map(|snap| snap.version).sum();
         let mut restored: HashMap<_, TileSnapshot> =
@@ -216,12 +222,14 @@ fn start_boards(
                 BoardFeed::new(board_index, geometry, tiles, clock)
             })
         });
+        let journal = Journal::open(&store.journal_dir(), geometry).map_err(restore_error)?;
         boards.push(Arc::new(Board::new(
             board_index,
             board.clone(),
             tiles,
             feed,
             counters,
+            journal,
             overview,
         )));
         stores.push(store);
@@ -237,9 +245,10 @@ enum Pass {
     Final,
 }
 
-/// Collects every dirty tile of every board and writes them durably on a blocking thread; only
-/// then are the tiles told their snapshot is saved. A failed write leaves them dirty, so the
-/// next pass retries.
+/// Compacts each board's journal: seals its current segment, collects every dirty tile (with
+/// the paints of the sealed segment applied) and writes them durably on a blocking thread; only
+/// then are the tiles told their snapshot is saved and the sealed segments deleted. A failed
+/// write leaves the tiles dirty and the segments in place, so the next pass retries.
 async fn snapshot_all(
     canvas: Arc<Canvas>,
     stores: Arc<Vec<BoardStore>>,
@@ -259,15 +268,17 @@ async fn snapshot_all(
         },
         Pass::Final => save_lock.lock().await,
     };
-    let flush_pending = pass == Pass::Final;
     for (board, store_index) in canvas.boards().iter().zip(0..) {
-        let replies = join_all(
-            board
-                .tiles()
-                .iter()
-                .map(|t| t.send(TakeSnapshot { flush_pending })),
-        )
-        .await;
+        let sealed = match board.journal().seal().await {
+            Ok(sealed) => Some(sealed),
+            Err(e) => {
+                report.failures += 1;
+                tracing::error!(board = board.id(), error = %e, "could not seal the journal; it is kept whole");
+                None
+            }
+        };
+        let failures_before = report.failures;
+        let replies = join_all(board.tiles().iter().map(|t| t.send(TakeSnapshot))).await;
         let mut dirty: Vec<(usize, TileSnapshot)> = Vec::new();
         for (i, reply) in replies.into_iter().enumerate() {
             match reply {
@@ -279,26 +290,36 @@ async fn snapshot_all(
                 }
             }
         }
-        if dirty.is_empty() {
-            continue;
-        }
+        let all_answered = report.failures == failures_before;
         let stores = Arc::clone(&stores);
         let geometry = *board.geometry();
         let (indices, snaps): (Vec<usize>, Vec<TileSnapshot>) = dirty.into_iter().unzip();
         let versions: Vec<u64> = snaps.iter().map(|s| s.version).collect();
         let written = snaps.len();
+        let journal = Arc::clone(board.journal());
+        // Segments may go only if every tile answered: a tile that did not may hold their paints.
+        let compact = sealed.filter(|_| all_answered);
         let result = tokio::task::spawn_blocking(move || {
             let store: &BoardStore = &stores[store_index];
-            store.save(geometry, &snaps)
+            store.save(geometry, &snaps)?;
+            match compact {
+                Some(sealed) => journal.delete_through(sealed),
+                None => Ok(0),
+            }
         })
         .await;
         match result {
-            Ok(Ok(())) => {
+            Ok(Ok(segments)) => {
                 for (i, version) in indices.into_iter().zip(versions) {
                     board.tiles()[i].do_send(MarkSaved { version });
                 }
                 report.tiles_written += written;
-                tracing::debug!(board = board.id(), tiles = written, "snapshot written");
+                tracing::debug!(
+                    board = board.id(),
+                    tiles = written,
+                    segments,
+                    "snapshot written, journal compacted"
+                );
             }
             Ok(Err(e)) => {
                 report.failures += 1;
@@ -357,6 +378,9 @@ impl Handler<Shutdown> for Supervisor {
                         failures = report.failures,
                         "final snapshot"
                     );
+                    for board in supervisor.canvas.boards() {
+                        board.journal().close();
+                    }
                     for arbiter in &supervisor.arbiters {
                         arbiter.stop();
                     }

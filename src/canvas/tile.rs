@@ -211,24 +211,19 @@ impl Handler<GetPixels> for Tile {
     }
 }
 
-/// Hand back the pixels if they changed since the last save.
+/// Hand back the pixels if they changed since the last save, after applying the paints queued
+/// for this tick: the journal segment a snapshot pass compacts holds them, so the snapshot must
+/// too. (The tile then sends two updates within the tick; sessions write them in one frame.)
 #[derive(Message)]
 #[rtype(result = "Option<TileSnapshot>")]
-pub struct TakeSnapshot {
-    /// Apply this tick's pending paints first. Only the final snapshot does: it makes the tile
-    /// send a second update within the tick, which periodic snapshots need not cause (their
-    /// pending paints are in the next snapshot).
-    pub flush_pending: bool,
-}
+pub struct TakeSnapshot;
 
 impl Handler<TakeSnapshot> for Tile {
     type Result = Option<TileSnapshot>;
 
-    fn handle(&mut self, msg: TakeSnapshot, _: &mut Self::Context) -> Option<TileSnapshot> {
-        if msg.flush_pending {
-            // The scheduled flush then finds nothing to do.
-            self.flush();
-        }
+    fn handle(&mut self, _: TakeSnapshot, _: &mut Self::Context) -> Option<TileSnapshot> {
+        // The scheduled flush then finds nothing to do.
+        self.flush();
         (self.buffer.version() > self.saved_version).then(|| TileSnapshot {
             tile: self.coord,
             version: self.buffer.version(),

@@ -228,10 +228,14 @@ pub async fn paint(
             ),
         ));
     };
-    state
+    let ticket = state
         .canvas
         .paint(&user, board.index, x, y, color)
         .map_err(ApiError::Paint)?;
+    // Accepted means on disk: answer once the journal has fsynced it.
+    if state.canvas.wait_durable(ticket).await.is_err() {
+        return Err(ApiError::Paint(Rejection::new(RejectReason::Unavailable)));
+    }
     Ok(
         HttpResponse::Ok()
             .json(serde_json::json!({ "status": "accepted", "token": user.as_str() })),

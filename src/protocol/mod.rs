@@ -140,7 +140,7 @@ pub struct PixelChange {
     pub color: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaintResult {
     pub seq: u32,
     pub outcome: PaintOutcome,

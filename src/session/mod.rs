@@ -2,6 +2,7 @@
 //! subscriptions equal to the tiles its viewport intersects, and writes what a tick produced for
 //! it as one frame (as several of at most 8 KiB when it is more than that).
 
+mod acks;
 pub mod outlet;
 pub mod rate_limit;
 
@@ -26,6 +27,7 @@ use crate::protocol::{
     ServerMessage, Welcome, close_code,
 };
 use crate::settings::LimitSettings;
+use acks::PaintAcks;
 use outlet::Outlet;
 use rate_limit::TokenBucket;
 
@@ -113,6 +115,8 @@ pub struct Session<O: Outlet = actix_ws::Session> {
     backlog: VecDeque<QueuedFrame>,
     /// Encoded replies (paint results, errors) waiting for the next write.
     replies: BytesMut,
+    /// Paint results not yet due: accepted paints wait for the journal to have them on disk.
+    acks: PaintAcks,
     /// When the frame now on its way was handed to the websocket; `None` when idle.
     writing: Option<Instant>,
     /// Bytes this tick may still write (`MAX_TICK_BYTES` at each write boundary).
@@ -184,6 +188,7 @@ impl<O: Outlet> Session<O> {
             next_epoch: 1,
             backlog: VecDeque::new(),
             replies: BytesMut::new(),
+            acks: PaintAcks::default(),
             writing: None,
             tick_budget: 0,
             closing: false,
@@ -251,6 +256,7 @@ impl<O: Outlet> Session<O> {
             }
             return;
         }
+        self.release_acks();
         let drained = self.queue.drain();
         if drained.overflowed {
             self.backlog.clear();
@@ -556,19 +562,43 @@ impl<O: Outlet> Session<O> {
     }
 
     fn paint(&mut self, seq: u32, board: u16, x: u32, y: u32, color: u8) {
-        let result = self.canvas.paint(&self.user, board, x, y, color);
-        self.paint_result(seq, result);
+        match self.canvas.paint(&self.user, board, x, y, color) {
+            Ok(ticket) => {
+                // Answered at a write boundary once the journal has it (see `release_acks`).
+                self.acks.accepted(seq, ticket);
+                self.schedule_write();
+            }
+            Err(rejection) => self.refuse_paint(seq, rejection),
+        }
     }
 
-    fn paint_result(&mut self, seq: u32, result: Result<(), crate::canvas::Rejection>) {
-        let outcome = match result {
-            Ok(()) => PaintOutcome::Accepted,
-            Err(r) => PaintOutcome::Rejected {
-                reason: r.reason,
-                retry_after_ms: r.retry_after_ms,
-            },
+    fn refuse_paint(&mut self, seq: u32, r: crate::canvas::Rejection) {
+        let outcome = PaintOutcome::Rejected {
+            reason: r.reason,
+            retry_after_ms: r.retry_after_ms,
         };
-        self.reply(&ServerMessage::PaintResult(PaintResult { seq, outcome }));
+        if let Some(result) = self.acks.decided(PaintResult { seq, outcome }) {
+            self.reply(&ServerMessage::PaintResult(result));
+        }
+    }
+
+    /// Moves the paint results that are due into the replies; keeps the session scheduled while
+    /// some still wait for the journal.
+    fn release_acks(&mut self) {
+        if self.acks.is_empty() {
+            return;
+        }
+        let canvas = &self.canvas;
+        let replies = &mut self.replies;
+        self.acks.release(
+            |ticket| canvas.is_durable(ticket),
+            |result| {
+                protocol::encode_server_into_bytes(&ServerMessage::PaintResult(result), replies)
+            },
+        );
+        if !self.acks.is_empty() {
+            self.schedule_write();
+        }
     }
 
     /// Applies the rate limit. Returns whether the message may be handled.
@@ -607,12 +637,12 @@ impl<O: Outlet> Session<O> {
         if let Err(wait) = admitted {
             let retry_after_ms = u32::try_from(wait.as_millis() + 1).unwrap_or(u32::MAX);
             return match msg {
-                ClientMessage::Paint { seq, .. } => self.paint_result(
+                ClientMessage::Paint { seq, .. } => self.refuse_paint(
                     seq,
-                    Err(crate::canvas::Rejection {
+                    crate::canvas::Rejection {
                         reason: protocol::RejectReason::RateLimited,
                         retry_after_ms,
-                    }),
+                    },
                 ),
                 ClientMessage::SetViewport { .. } => self.error(
                     ErrorCode::RateLimited,
@@ -676,6 +706,8 @@ impl<O: Outlet> Session<O> {
         if self.closing {
             return;
         }
+        // Results already durable go out with the close; the rest are never acknowledged.
+        self.release_acks();
         self.closing = true;
         let pending = std::mem::take(&mut self.replies).freeze();
         let mut ws = self.ws.clone();

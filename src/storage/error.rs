@@ -133,4 +133,6 @@ pub enum Corruption {
     MissingLayout,
     #[error("it is missing, but {} holds tile files", .tiles_in.display())]
     MissingManifest { tiles_in: PathBuf },
+    #[error("journal segment: {0}")]
+    Journal(#[source] super::journal::format::SegmentError),
 }

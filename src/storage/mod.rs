@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! <data_dir>/<board_id>/
+//!     journal/               paints since the last snapshot (see [`journal`])
 //!     manifest.json          {"format": 1, "width": 2048, "height": 2048, "tile_size": 64,
 //!                             "layout": "w2048-h2048-t64"}
 //!     w2048-h2048-t64/       the layout directory named by the manifest
@@ -35,10 +36,14 @@
 //! newer than others. Each tile is self-consistent, and tiles are independent, so this loses
 //! at most the paint since the previous snapshot, the same bound as crashing before the batch.
 //!
+//! Every accepted paint is also in the board's journal (`journal/`, see [`journal`]) before it
+//! is acknowledged; snapshots compact the journal, and a start replays what is left of it.
+//!
 //! One `BoardStore` (one writer) per board; all methods block and belong on a blocking thread.
 
 mod atomic;
 mod error;
+pub mod journal;
 mod layout;
 mod manifest;
 mod reslice;
@@ -88,6 +93,90 @@ impl BoardStore {
 
     fn manifest_path(&self) -> PathBuf {
         self.board_dir.join(MANIFEST_FILE)
+    }
+
+    /// The directory of this board's paint journal.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.board_dir.join(journal::JOURNAL_DIR)
+    }
+
+    /// Replays the journal left by the previous run onto the stored tiles, writes the tiles it
+    /// changed durably, and deletes the replayed segments. Runs before [`Self::load`]. A cut-off
+    /// batch at the end of the newest segment (a crash during an append, never acknowledged)
+    /// is dropped with a warning; any other invalid segment is an error naming it, and nothing
+    /// is modified.
+    pub fn recover_journal(&self, background: u8) -> Result<Recovery, StorageError> {
+        let dir = self.journal_dir();
+        let segments = journal::list_segments(&dir)?;
+        let mut recovery = Recovery {
+            segments: segments.len(),
+            ..Recovery::default()
+        };
+        let Some(&(newest, _)) = segments.last() else {
+            return Ok(recovery);
+        };
+        let mut geometry: Option<BoardGeometry> = None;
+        let mut records = Vec::new();
+        for (id, path) in &segments {
+            let bytes = fs::read(path).map_err(|source| StorageError::Io {
+                path: path.clone(),
+                action: "read",
+                source,
+            })?;
+            let segment = journal::format::decode_segment(&bytes);
+            let corrupt = |reason| StorageError::Corrupt {
+                path: path.clone(),
+                reason,
+            };
+            if let Some(error) = segment.error {
+                if *id != newest || !error.is_torn_tail() {
+                    return Err(corrupt(Corruption::Journal(error)));
+                }
+                recovery.torn_bytes = bytes.len() - error.offset();
+                tracing::warn!(
+                    path = %path.display(),
+                    offset = error.offset(),
+                    bytes = recovery.torn_bytes,
+                    reason = %error,
+                    "dropping the cut-off end of the journal (written during a crash, never acknowledged)"
+                );
+            }
+            if let Some(found) = segment.geometry {
+                match geometry {
+                    Some(g) if g != found => {
+                        let reason = Corruption::BoardMismatch {
+                            found: (found.width(), found.height(), found.tile_size()),
+                            expected: (g.width(), g.height(), g.tile_size()),
+                        };
+                        return Err(corrupt(reason));
+                    }
+                    _ => geometry = Some(found),
+                }
+            }
+            records.extend(segment.records);
+        }
+        recovery.records = records.len();
+        if let (Some(geometry), false) = (geometry, records.is_empty()) {
+            let touched = replay(
+                self.load(geometry, background)?,
+                geometry,
+                background,
+                &records,
+            );
+            recovery.tiles_written = touched.len();
+            self.save(geometry, &touched)?;
+        }
+        journal::delete_segments(&dir, newest)?;
+        if recovery.records > 0 {
+            tracing::info!(
+                board_dir = %self.board_dir.display(),
+                segments = recovery.segments,
+                paints = recovery.records,
+                tiles_written = recovery.tiles_written,
+                "replayed the paint journal of the previous run"
+            );
+        }
+        Ok(recovery)
     }
 
     /// Loads every stored tile for `geometry`, in row order. No directory or no manifest is a
@@ -256,6 +345,56 @@ impl BoardStore {
             }
         }
     }
+}
+
+/// What [`BoardStore::recover_journal`] found and did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Recovery {
+    pub segments: usize,
+    /// Paints replayed.
+    pub records: usize,
+    pub tiles_written: usize,
+    /// Bytes dropped from the end of the newest segment.
+    pub torn_bytes: usize,
+}
+
+/// Applies `records` in order to `stored` (missing tiles are blank); returns the tiles changed.
+/// Each record counts one paint in its tile's version, as a live tile does.
+fn replay(
+    stored: Vec<TileSnapshot>,
+    geometry: BoardGeometry,
+    background: u8,
+    records: &[journal::Record],
+) -> Vec<TileSnapshot> {
+    let mut tiles: std::collections::HashMap<TileCoord, (TileSnapshot, bool)> = stored
+        .into_iter()
+        .map(|snap| (snap.tile, (snap, false)))
+        .collect();
+    for record in records {
+        // Records were checked against this geometry when decoded.
+        let Some(pos) = geometry.pixel(record.x, record.y) else {
+            continue;
+        };
+        let (tile, offset) = geometry.locate(pos);
+        let (snap, touched) = tiles.entry(tile).or_insert_with(|| {
+            let area = geometry.tile_rect(tile).area() as usize;
+            let blank = TileSnapshot {
+                tile,
+                version: 0,
+                pixels: vec![background; area],
+            };
+            (blank, false)
+        });
+        snap.pixels[offset as usize] = record.color;
+        snap.version += 1;
+        *touched = true;
+    }
+    let mut touched: Vec<TileSnapshot> = tiles
+        .into_values()
+        .filter_map(|(snap, touched)| touched.then_some(snap))
+        .collect();
+    touched.sort_by_key(|snap| (snap.tile.ty, snap.tile.tx));
+    touched
 }
 
 /// Rejects a snapshot that is not a tile of `geometry` or whose pixels do not fit it.

@@ -36,6 +36,21 @@ fn init_tracing() {
     });
 }
 
+/// The `tessera` binary, run in `dir` (a fresh working directory: no `settings/local.toml`,
+/// data under `dir/data`), with no `TESSERA__*` variables of the test's environment.
+pub fn tessera_binary(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+    cmd.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("TESSERA__") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
 /// A running server on a random port with its own data directory.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -321,7 +336,7 @@ impl Client {
                     }
                     tile.version = *version;
                 }
-                ServerMessage::PaintResult(r) => self.results.push(r.clone()),
+                ServerMessage::PaintResult(r) => self.results.push(*r),
                 ServerMessage::Error { code, message } => {
                     self.errors.push((*code, message.clone()))
                 }

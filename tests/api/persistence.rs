@@ -255,3 +255,90 @@ async fn sessions_are_told_the_server_is_going_away_on_shutdown() {
     assert_eq!(code, 1001, "{reason}");
     assert!(reason.contains("shutting down"), "{reason}");
 }
+
+/// Starts the binary on a 256x256 board whose snapshots are an hour apart, and returns it with
+/// its URL: whatever survives a `kill -9` within the test survives through the journal alone.
+fn start_binary(dir: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = crate::helpers::tessera_binary(dir)
+        .env("TESSERA__SERVER__LISTEN", "127.0.0.1:0")
+        .env("TESSERA__STORAGE__SNAPSHOT_INTERVAL_SECS", "3600")
+        .env("TESSERA__BOARDS__0__ID", "main")
+        .env("TESSERA__BOARDS__0__WIDTH", "256")
+        .env("TESSERA__BOARDS__0__HEIGHT", "256")
+        .env("TESSERA__BOARDS__0__TILE_SIZE", "64")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+#[tokio::test]
+async fn every_acknowledged_paint_survives_kill_9_even_with_a_new_tile_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = start_binary(dir.path());
+    let ws_url = format!("{}ws", url.replacen("http://", "ws://", 1));
+    let mut painter = Client::connect(&ws_url).await;
+    let pattern: Vec<(u32, u32, u8)> = (0..300u32)
+        .map(|i| ((i * 37) % 256, (i * 91) % 256, (i % 31) as u8))
+        .collect();
+    for (seq, &(x, y, c)) in pattern.iter().enumerate() {
+        painter.paint(seq as u32, x, y, c).await;
+    }
+    for seq in 0..pattern.len() as u32 {
+        assert_eq!(painter.result_for(seq).await, PaintOutcome::Accepted);
+    }
+    let seqs: Vec<u32> = painter.results.iter().map(|r| r.seq).collect();
+    assert!(
+        seqs.is_sorted(),
+        "results come in the order of the paints: {seqs:?}"
+    );
+    let http = reqwest::Client::new()
+        .post(format!("{url}api/boards/main/pixels"))
+        .json(&serde_json::json!({"x": 255, "y": 255, "color": 9}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(http.status(), 200, "HTTP paint accepted");
+
+    // Act: no final snapshot, no flush of anything.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let data = dir.path().join("data");
+    assert!(
+        tile_files(&data).is_empty(),
+        "no snapshot ran, so only the journal can restore the paint"
+    );
+    let restarted = SMALL_BOARD.replace("tile_size = 64", "tile_size = 32");
+    let app = spawn_app_in(&data, &restarted).await.unwrap();
+
+    // Assert
+    let mut last = std::collections::HashMap::new();
+    for &(x, y, c) in &pattern {
+        last.insert((x, y), c);
+    }
+    last.insert((255, 255), 9);
+    let mut viewer = app.connect().await;
+    viewer.view(0, 0, 256, 256).await;
+    viewer.wait_for_tiles(64).await;
+    for (&(x, y), &c) in &last {
+        assert_eq!(viewer.pixel_at(x, y, 32), Some(c), "pixel ({x}, {y})");
+    }
+    app.stop().await;
+    let journal = data.join("main").join("journal");
+    let segments: Vec<_> = std::fs::read_dir(&journal).unwrap().flatten().collect();
+    assert!(
+        segments.len() <= 1,
+        "replayed segments are deleted, at most the (empty) current one is left: {segments:?}"
+    );
+}

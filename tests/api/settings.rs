@@ -2,21 +2,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-fn tessera(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    // A fresh working directory: no settings/local.toml, data under the temp dir.
-    cmd.current_dir(dir)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
-    for (name, _) in std::env::vars() {
-        if name.starts_with("TESSERA__") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd
-}
+use crate::helpers::tessera_binary as tessera;
+use std::time::Duration;
 
 #[test]
 fn an_invalid_setting_stops_startup_naming_key_value_and_rule() {

@@ -1,0 +1,142 @@
+//! The paint journal: every accepted paint is appended and fsynced before it is acknowledged, so
+//! a crash (`kill -9`, power loss) loses no acknowledged paint. Snapshots become compaction.
+//!
+//! # Layout on disk
+//!
+//! ```text
+//! <data_dir>/<board_id>/journal/
+//!     00000000000000000007.log   sealed segment (fully fsynced)
+//!     00000000000000000008.log   the segment being appended to
+//! ```
+//!
+//! Segments are numbered upwards and hold batches of records (see [`format`]); each batch is
+//! one group commit: one `write` and one `fdatasync` for every paint that arrived meanwhile.
+//! A new segment is created complete with its header (temp file, fsync, rename, fsync dir), so
+//! a segment always has a valid header.
+//!
+//! # Why replay is correct
+//!
+//! A record is appended in the same critical section that queues the paint in its tile's
+//! mailbox, so the journal holds each tile's paints in the order the tile applies them. A paint
+//! sets a pixel, so replaying any suffix of the journal over a snapshot that already holds part
+//! of it ends with every replayed pixel at its last journalled colour, which is the live value.
+//! A snapshot pass therefore:
+//! 1. *seals* the current segment (its records written and fsynced, a new segment opened);
+//! 2. asks every tile for its pixels: each tile's mailbox holds the sealed paints ahead of the
+//!    request, so the pixels include them;
+//! 3. writes the dirty tiles durably;
+//! 4. deletes the sealed segments, oldest first, each deletion made durable before the next, so
+//!    a segment never outlives a newer one (replaying an old segment after a newer one is gone
+//!    would repaint a pixel with an overwritten colour).
+//!
+//! At start, [`super::BoardStore::recover_journal`] replays whatever segments exist onto the
+//! stored tiles, writes the tiles it touched, then deletes the segments. A crash during recovery
+//! only repeats it. A batch cut off at the end of the newest segment is what a crash during an
+//! append leaves: it was never fsynced, so never acknowledged, and is dropped with a warning.
+//! Anything else that fails validation stops startup, naming the file and the byte.
+//!
+//! Tile versions count paints, so a replayed paint that the snapshot already held is counted
+//! twice: versions after a crash may jump, but never go back.
+
+pub mod format;
+mod writer;
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+pub use format::Record;
+pub use writer::{Journal, JournalFailed, Ticket};
+
+use super::StorageError;
+use super::atomic::{create_dir_durably, sync_dir, tmp_path};
+use crate::geometry::BoardGeometry;
+
+pub const JOURNAL_DIR: &str = "journal";
+const SEGMENT_SUFFIX: &str = ".log";
+
+fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}{SEGMENT_SUFFIX}"))
+}
+
+/// The segments in `dir`, oldest first. No directory is no segments. Leftover `.tmp` files of
+/// an interrupted segment creation are removed; other files are left alone.
+pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageError> {
+    let io_err = |source| StorageError::Io {
+        path: dir.to_owned(),
+        action: "list directory",
+        source,
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(e)),
+    };
+    let mut segments = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(super::atomic::TMP_SUFFIX) {
+            let _ = fs::remove_file(entry.path());
+            continue;
+        }
+        let id = name
+            .strip_suffix(SEGMENT_SUFFIX)
+            .filter(|digits| digits.len() == 20)
+            .and_then(|digits| digits.parse::<u64>().ok());
+        match id {
+            Some(id) => segments.push((id, entry.path())),
+            None => {
+                tracing::warn!(path = %entry.path().display(), "unexpected file in the journal directory; ignored")
+            }
+        }
+    }
+    segments.sort();
+    Ok(segments)
+}
+
+/// Creates segment `id` holding only its header, durably, and opens it for appending.
+fn create_segment(dir: &Path, id: u64, geometry: BoardGeometry) -> Result<File, StorageError> {
+    create_dir_durably(dir)?;
+    let path = segment_path(dir, id);
+    let tmp = tmp_path(&path);
+    let io_err = |path: &Path, action| {
+        let path = path.to_owned();
+        move |source| StorageError::Io {
+            path,
+            action,
+            source,
+        }
+    };
+    let mut file = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
+    file.write_all(&format::encode_header(geometry))
+        .and_then(|()| file.sync_all())
+        .map_err(io_err(&tmp, "write"))?;
+    fs::rename(&tmp, &path).map_err(io_err(&path, "rename a temporary file over"))?;
+    sync_dir(dir)?;
+    // Appends go to the end; the handle keeps the position after the header.
+    Ok(file)
+}
+
+/// Deletes the segments numbered `..=through`, oldest first, each deletion durable before the
+/// next (see the module docs for why the order matters).
+pub fn delete_segments(dir: &Path, through: u64) -> Result<usize, StorageError> {
+    let mut deleted = 0;
+    for (id, path) in list_segments(dir)? {
+        if id > through {
+            break;
+        }
+        fs::remove_file(&path).map_err(|source| StorageError::Io {
+            path: path.clone(),
+            action: "delete",
+            source,
+        })?;
+        sync_dir(dir)?;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests;
