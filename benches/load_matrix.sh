@@ -4,11 +4,12 @@
 # $OUT_DIR/<item>.jsonl: {"item", "label", "server", "server_args", "cmd", "date", "commit", "try", "contaminated",
 # "other_cpu_pct", "rss_before_kib", "rss_samples_kib", "load": <tessera-load --json report>}.
 #
-# Usage: benches/load_matrix.sh ITEM...     ITEM = p1 p2 p2b p3 p3rep p3ext p3ext2 p4 p5 p6 (see the functions below)
+# Usage: benches/load_matrix.sh ITEM...     ITEM = p1 p2 p2long p2b p3 p3rep p3ext p3ext2 p4 p5 p6 (see the functions below)
 #        e.g. P3_RATES=8000 P3_KINDS=limit benches/load_matrix.sh p3;  P6_SESSIONS=1000 ... p6
 #        p3 ladder overrides: P3_NS="250 500 ..." (sessions to try), P3_LO (largest known pass)
 # Env:   OUT_DIR (default /tmp/e2e), WSPROBE (default ../shared/tools/wsprobe, built there),
-#        REPEAT (runs per point where a median is wanted, default 3)
+#        REPEAT (runs per point where a median is wanted, default 3),
+#        TESSERA_BIN (the server binary, default target/release/tessera: another build for A/B runs)
 #
 # Each run: wait until the machine is idle (<10% busy for 2 s in a row, up to 3 min), start the
 # server in a temp working dir (port 0, temp data dir, open-file limit raised to the hard limit),
@@ -25,7 +26,7 @@ mkdir -p "$OUT_DIR"
 
 cargo build --release --bins -q
 (cd "$WSPROBE_DIR" && cargo build --release -q)
-SERVER=$ROOT/target/release/tessera
+SERVER=${TESSERA_BIN:-$ROOT/target/release/tessera}
 LOAD=$ROOT/target/release/tessera-load
 LIMIT=$WSPROBE_DIR/target/release/wsprobe
 COMMIT=$(git rev-parse --short HEAD)
@@ -162,6 +163,15 @@ p2() { # uniform 16384x16384, zoom 4, 10,000 sessions, 8,000 paints/s
     run p2 "tessera 16384 run=$i" tessera \
       "TESSERA__BOARDS__0__WIDTH=16384 TESSERA__BOARDS__0__HEIGHT=16384 $HI_LIMIT" -- \
       --sessions 10000 --painters 20 --scenario uniform --zoom 4 --paint-rate 8000 --duration 10 --warmup 3
+  done
+}
+
+p2long() { # p2 over 75 s with snapshots every 60 s (P2LONG_INTERVAL): the window holds one pass
+  local i
+  for i in $(seq "${P2_REPEAT:-1}"); do
+    run p2long "tessera 16384 75s interval=${P2LONG_INTERVAL:-60} run=$i" tessera \
+      "TESSERA__BOARDS__0__WIDTH=16384 TESSERA__BOARDS__0__HEIGHT=16384 TESSERA__STORAGE__SNAPSHOT_INTERVAL_SECS=${P2LONG_INTERVAL:-60} $HI_LIMIT" -- \
+      --sessions 10000 --painters 20 --scenario uniform --zoom 4 --paint-rate 8000 --duration 75 --warmup 3
   done
 }
 

@@ -211,9 +211,9 @@ impl Handler<GetPixels> for Tile {
     }
 }
 
-/// Hand back the pixels if they changed since the last save, after applying the paints queued
-/// for this tick: the journal segment a snapshot pass compacts holds them, so the snapshot must
-/// too. (The tile then sends two updates within the tick; sessions write them in one frame.)
+/// Hand back the pixels if they changed since the last save, including the paints queued for
+/// this tick: the journal segment a snapshot pass compacts holds them, so the snapshot must too.
+/// They are applied to the copy only; subscribers still get them at the tick, as always.
 #[derive(Message)]
 #[rtype(result = "Option<TileSnapshot>")]
 pub struct TakeSnapshot;
@@ -222,12 +222,14 @@ impl Handler<TakeSnapshot> for Tile {
     type Result = Option<TileSnapshot>;
 
     fn handle(&mut self, _: TakeSnapshot, _: &mut Self::Context) -> Option<TileSnapshot> {
-        // The scheduled flush then finds nothing to do.
-        self.flush();
-        (self.buffer.version() > self.saved_version).then(|| TileSnapshot {
+        if self.buffer.pending_version() <= self.saved_version {
+            return None;
+        }
+        let (pixels, version) = self.buffer.pending_pixels();
+        Some(TileSnapshot {
             tile: self.coord,
-            version: self.buffer.version(),
-            pixels: self.buffer.pixels().to_vec(),
+            version,
+            pixels,
         })
     }
 }

@@ -80,6 +80,17 @@ impl TileBuffer {
         &self.pixels
     }
 
+    /// The pixels and version as they will be after the next flush: the queued paints applied
+    /// to a copy, in arrival order. For snapshots, which must hold every paint the tile has
+    /// received without changing what its subscribers get when.
+    pub fn pending_pixels(&self) -> (Vec<u8>, u64) {
+        let mut pixels = self.pixels.clone();
+        for &(offset, color) in &self.pending {
+            pixels[offset as usize] = color;
+        }
+        (pixels, self.pending_version())
+    }
+
     /// Queues one paint. `offset` comes from `BoardGeometry::locate` and `color` from the palette,
     /// both validated by the caller's types.
     pub fn paint(&mut self, offset: u32, color: u8) {
@@ -216,6 +227,18 @@ mod tests {
         assert_eq!(t.pixels()[5], 31);
         assert_eq!(t.version(), 10);
         assert_eq!(t.pending_version(), 11);
+    }
+
+    #[test]
+    fn pending_pixels_are_what_the_next_flush_makes_and_leave_the_tile_alone() {
+        let mut t = buffer();
+        t.paint(5, 3);
+        t.paint(1, 4);
+        t.paint(5, 7);
+        let (pixels, version) = t.pending_pixels();
+        assert_eq!(t.pixels()[5], 31, "the tile itself is unchanged");
+        t.flush().expect("a batch");
+        assert_eq!((pixels.as_slice(), version), (t.pixels(), t.version()));
     }
 
     #[test]

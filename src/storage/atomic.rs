@@ -52,6 +52,39 @@ pub fn replace_file_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageErro
     sync_dir(parent_of(path))
 }
 
+/// Writes `bytes` to `path` (truncating it) without syncing: for files made durable together by
+/// [`sync_filesystem`] before anything depends on them.
+pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let mut file = File::create(path).map_err(io_error(path, "create"))?;
+    file.write_all(bytes).map_err(io_error(path, "write"))
+}
+
+/// Makes everything written so far on the filesystem holding `dir` durable, with one `syncfs`:
+/// far cheaper than an fsync per file when a snapshot pass writes tens of thousands of them.
+/// Where `syncfs` does not exist this syncs each of `files` instead.
+pub fn sync_filesystem(dir: &Path, files: &[PathBuf]) -> Result<(), StorageError> {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = files;
+        let handle = File::open(dir).map_err(io_error(dir, "open"))?;
+        rustix::fs::syncfs(&handle)
+            .map_err(|e| io::Error::from_raw_os_error(e.raw_os_error()))
+            .map_err(io_error(dir, "syncfs the filesystem of"))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        for path in files {
+            File::options()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.sync_all())
+                .map_err(io_error(path, "fsync"))?;
+        }
+        Ok(())
+    }
+}
+
 fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     // `create` truncates, so a .tmp left by an earlier crash is simply overwritten.
     let mut file = File::create(path).map_err(io_error(path, "create"))?;

@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 pub use error::{Corruption, StorageError};
 
 use crate::geometry::{BoardGeometry, TileCoord};
-use atomic::{create_dir_durably, replace_file, sync_dir, tmp_path};
+use atomic::{create_dir_durably, sync_dir, sync_filesystem, tmp_path, write_unsynced};
 use layout::{MANIFEST_FILE, find_orphan_tiles, layout_dirs, list_layout, tile_file_name};
 use manifest::Manifest;
 use reslice::Reslicer;
@@ -428,18 +428,45 @@ fn check_snapshot(
     Ok(())
 }
 
-/// Replaces the file of each tile, then makes all the renames durable with one directory fsync.
+/// Replaces the file of each tile, crash-safely and in four steps: every new file is written
+/// as `<name>.tmp`; one `syncfs` makes them all durable; each is renamed over its tile file; one
+/// directory fsync makes the renames durable. A crash before the renames leaves only `.tmp`
+/// leftovers beside the old files; after, each rename is atomic and its data already on disk.
+/// (One fsync per file instead cost a passing snapshot of a 16384² board 46,000 fsyncs.)
 fn write_tiles(
     geometry: BoardGeometry,
     dir: &Path,
     tiles: &[TileSnapshot],
 ) -> Result<(), StorageError> {
-    // Each file is fsynced before its rename; doing many at once lets the filesystem commit
-    // them together instead of paying one journal commit per tile in turn.
-    in_parallel(tiles, WRITE_THREADS, |snapshot| {
+    let paths: Vec<(PathBuf, PathBuf)> = tiles
+        .iter()
+        .map(|snapshot| {
+            let path = dir.join(tile_file_name(snapshot.tile));
+            (tmp_path(&path), path)
+        })
+        .collect();
+    let written = in_parallel(tiles, WRITE_THREADS, |snapshot| {
         let path = dir.join(tile_file_name(snapshot.tile));
-        replace_file(&path, &tile_file::encode(geometry, snapshot))
-    })?;
+        write_unsynced(&tmp_path(&path), &tile_file::encode(geometry, snapshot))
+    })
+    .and_then(|_| {
+        let tmps: Vec<PathBuf> = paths.iter().map(|(tmp, _)| tmp.clone()).collect();
+        sync_filesystem(dir, &tmps)
+    });
+    if let Err(e) = written {
+        // Best effort: leftovers are harmless (load ignores and removes them).
+        for (tmp, _) in &paths {
+            let _ = fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    for (tmp, path) in &paths {
+        fs::rename(tmp, path).map_err(|source| StorageError::Io {
+            path: path.clone(),
+            action: "rename a temporary file over",
+            source,
+        })?;
+    }
     sync_dir(dir)
 }
 
