@@ -7,6 +7,7 @@ pub mod changed_tiles;
 pub mod clock;
 pub mod cooldown;
 pub mod frame_queue;
+pub mod gather;
 pub mod overview;
 pub mod overview_refresh;
 pub mod supervisor;

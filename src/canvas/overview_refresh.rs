@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::gather::gather;
 use bytes::Bytes;
-use futures_util::future::join_all;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::board::Board;
@@ -121,11 +121,9 @@ async fn apply_level1(
     applied: &mut Vec<TileCoord>,
     report: &mut RefreshReport,
 ) {
-    let replies = join_all(
-        groups
-            .iter()
-            .flatten()
-            .map(|&coord| board.tile(coord).send(GetPixels)),
+    let replies = gather(
+        groups.iter().flatten().map(|&coord| board.tile(coord)),
+        || GetPixels,
     )
     .await;
     let mut replies = replies.into_iter();
@@ -134,11 +132,11 @@ async fn apply_level1(
         let mut tiles = Vec::with_capacity(group.len());
         for coord in group {
             match replies.next().expect("one reply per tile") {
-                Ok(pixels) => tiles.push((coord, pixels.pixels)),
-                Err(e) => {
+                Some(pixels) => tiles.push((coord, pixels.pixels)),
+                None => {
                     report.failures += 1;
                     board.counters.changed.mark(coord);
-                    tracing::warn!(board = board.id(), tile = %coord, error = %e, "tile did not answer the overview refresh");
+                    tracing::warn!(board = board.id(), tile = %coord, "tile stopped before answering the overview refresh");
                 }
             }
         }

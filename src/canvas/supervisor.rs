@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures_util::future::join_all;
 
 use super::Canvas;
 use super::board::Board;
 use super::board_feed::BoardFeed;
 use super::clock::TickClock;
+use super::gather::gather;
 use super::overview::Overview;
 use super::overview_refresh;
 use super::tile::{BoardCounters, MarkSaved, TakeSnapshot, Tile};
@@ -278,15 +278,19 @@ async fn snapshot_all(
             }
         };
         let failures_before = report.failures;
-        let replies = join_all(board.tiles().iter().map(|t| t.send(TakeSnapshot))).await;
+        let replies = gather(board.tiles(), || TakeSnapshot).await;
         let mut dirty: Vec<(usize, TileSnapshot)> = Vec::new();
         for (i, reply) in replies.into_iter().enumerate() {
             match reply {
-                Ok(Some(snap)) => dirty.push((i, snap)),
-                Ok(None) => {}
-                Err(e) => {
+                Some(Some(snap)) => dirty.push((i, snap)),
+                Some(None) => {}
+                None => {
                     report.failures += 1;
-                    tracing::error!(board = board.id(), tile = i, error = %e, "tile did not answer the snapshot request");
+                    tracing::error!(
+                        board = board.id(),
+                        tile = i,
+                        "tile stopped before answering the snapshot request"
+                    );
                 }
             }
         }

@@ -234,6 +234,9 @@ impl Handler<TakeSnapshot> for Tile {
     }
 }
 
+crate::gather_handler!(Tile, GetPixels);
+crate::gather_handler!(Tile, TakeSnapshot);
+
 /// The snapshot taken at `version` is durable.
 #[derive(Message)]
 #[rtype(result = "()")]

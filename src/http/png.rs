@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::canvas::gather::gather;
 use actix_web::http::header::{self, EntityTag};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use super::AppState;
@@ -76,12 +76,12 @@ fn fresh_enough(board: &Board) -> Option<Rendered> {
 async fn render(board: &Arc<Board>) -> Result<Rendered, ApiError> {
     let version = board.version();
     let at = Instant::now();
-    let tiles = join_all(board.tiles().iter().map(|t| t.send(GetPixels))).await;
-    let tiles = tiles
+    let tiles = gather(board.tiles(), || GetPixels)
+        .await
         .into_iter()
         .map(|t| t.map(|t| t.pixels))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(format!("a tile did not answer: {e}")))?;
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ApiError::Internal("a tile stopped before answering".into()))?;
     let render_board = Arc::clone(board);
     let bytes = web::block(move || encode(&render_board, tiles))
         .await

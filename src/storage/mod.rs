@@ -470,18 +470,20 @@ fn write_tiles(
     sync_dir(dir)
 }
 
-// A board is one small file per tile (65,536 for a 16384 x 16384 board in 64-pixel tiles), so
-// reading or writing it costs system calls and disk latency (reads on a cold cache, fsyncs on
-// writes), not CPU: more threads than cores keep the disk's queue full while the others wait.
+// A board is one small file per tile (65,536 for a 16384 x 16384 board in 64-pixel tiles).
+// Reading them at start costs disk latency on a cold cache, not CPU, so many threads keep the
+// disk's queue full. Writing them (unsynced, see `write_tiles`) costs CPU in the kernel, beside
+// live traffic, and threads creating files in one directory contend for its lock.
 
 /// Threads reading tile files at start, before the server takes connections, with nothing else
 /// to disturb: a cold load of that board (`cargo bench --bench restore`, BENCHMARKS.md) took
 /// 2.0 s on 8 threads, 1.3 s on 32 and 1.2 s on 64 or 128.
 const READ_THREADS: usize = 64;
-/// Threads writing tile files in a snapshot pass, which runs beside live traffic: 64 writers
-/// were not shown to help there (uniform 16384² p99 195 and 532 ms in two runs, 147 ms with 8,
-/// all within that benchmark's spread), so they stay at 8.
-const WRITE_THREADS: usize = 8;
+/// Threads writing tile files in a snapshot pass. One: with 8, a profile of the uniform 16384²
+/// benchmark (`perf record` of the server) had 13% of its samples spinning on the directory's
+/// lock (`rwsem_spin_on_owner`) and another 15% in ext4's inode allocation; a pass is
+/// background work, and one thread bounds it to one core.
+const WRITE_THREADS: usize = 1;
 
 /// Runs `work` on every item over `threads` threads, collecting results in item order; the
 /// first error in item order wins.
