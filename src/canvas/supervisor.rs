@@ -303,7 +303,7 @@ async fn snapshot_all(
         let journal = Arc::clone(board.journal());
         // Segments may go only if every tile answered: a tile that did not may hold their paints.
         let compact = sealed.filter(|_| all_answered);
-        let result = tokio::task::spawn_blocking(move || {
+        let result = in_background(move || {
             let store: &BoardStore = &stores[store_index];
             store.save(geometry, &snaps)?;
             match compact {
@@ -313,7 +313,7 @@ async fn snapshot_all(
         })
         .await;
         match result {
-            Ok(Ok(segments)) => {
+            Some(Ok(segments)) => {
                 for (i, version) in indices.into_iter().zip(versions) {
                     board.tiles()[i].do_send(MarkSaved { version });
                 }
@@ -325,17 +325,40 @@ async fn snapshot_all(
                     "snapshot written, journal compacted"
                 );
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 report.failures += 1;
                 tracing::error!(board = board.id(), error = %e, "snapshot failed; tiles stay dirty and are retried");
             }
-            Err(e) => {
+            None => {
                 report.failures += 1;
-                tracing::error!(board = board.id(), error = %e, "snapshot task failed");
+                tracing::error!(board = board.id(), "snapshot thread failed");
             }
         }
     }
     report
+}
+
+/// Runs `work` on a thread of its own at the lowest CPU priority: a snapshot pass is background
+/// work (durability comes from the journal), and on a busy machine creating tens of thousands
+/// of tile files must yield to serving. `None` if the thread could not start or panicked.
+async fn in_background<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("tessera-snapshot".into())
+        .spawn(move || {
+            lower_priority();
+            let _ = tx.send(work());
+        })
+        .ok()?;
+    rx.await.ok()
+}
+
+/// Nice 19 for the calling thread and the threads it starts (Linux sets nice per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!(error = %e, "could not lower the snapshot thread's priority");
+    }
 }
 
 impl Actor for Supervisor {

@@ -18,10 +18,11 @@
 //!
 //! # Crash safety
 //!
-//! Every file is replaced, never modified in place: written to `<name>.tmp`, fsynced, renamed
-//! over `<name>` (atomic on POSIX), and the directory fsynced (see `atomic.rs`). So after a crash
-//! each tile file is its old or its new version, never a torn mix, and a file that does not
-//! decode is real corruption, reported with its path rather than read as blank.
+//! Every file is replaced, never modified in place: written to `<name>.tmp`, made durable,
+//! renamed over `<name>` (atomic on POSIX), and the directory fsynced (see `atomic.rs`; a batch
+//! of tiles is made durable with one `syncfs` before any rename, single files with an fsync).
+//! So after a crash each tile file is its old or its new version, never a torn mix, and a file
+//! that does not decode is real corruption, reported with its path rather than read as blank.
 //!
 //! The manifest is the commit point for everything else:
 //! - The first `save` creates the layout directory, then the manifest, then the tiles, so a
@@ -33,8 +34,9 @@
 //!   layout plus a stale old directory that the next load deletes.
 //!
 //! Saving a batch of dirty tiles is not one transaction: a crash mid-batch can leave some tiles
-//! newer than others. Each tile is self-consistent, and tiles are independent, so this loses
-//! at most the paint since the previous snapshot, the same bound as crashing before the batch.
+//! newer than others. Each tile is self-consistent and tiles are independent, and the journal
+//! segments the batch compacts are deleted only after it is durable, so replaying them at the
+//! next start brings every tile up to date (see [`journal`]).
 //!
 //! Every accepted paint is also in the board's journal (`journal/`, see [`journal`]) before it
 //! is acknowledged; snapshots compact the journal, and a start replays what is left of it.
