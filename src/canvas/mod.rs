@@ -119,8 +119,8 @@ impl Canvas {
     /// tile in the order it sent them, and a tile's mailbox never grows past its capacity (an
     /// awaited `send` would queue late and out of order once the mailbox is full). A queued paint
     /// is applied at the tile's next tick whether or not its sender is still connected. It is
-    /// accepted once its ticket is durable: the journal's writer fsyncs within about a
-    /// millisecond, and a session answers at its next write.
+    /// accepted once its ticket is durable: the journal's writer syncs within a few
+    /// milliseconds (`COMMIT_INTERVAL` plus the sync), and a session answers at its next write.
     pub fn paint(
         &self,
         user: &UserToken,

@@ -48,7 +48,7 @@ pub struct Tile {
     subscribers: HashMap<SessionId, Subscription>,
     clock: TickClock,
     flush_scheduled: bool,
-    /// Version last written to disk; the tile is dirty while `buffer.version()` is ahead.
+    /// Version last written to disk; the tile is dirty while `buffer.pending_version()` is ahead.
     saved_version: u64,
     counters: Arc<BoardCounters>,
     board: u16,

@@ -58,7 +58,7 @@ use std::path::{Path, PathBuf};
 pub use error::{Corruption, StorageError};
 
 use crate::geometry::{BoardGeometry, TileCoord};
-use atomic::{create_dir_durably, sync_dir, sync_filesystem, tmp_path, write_unsynced};
+use atomic::{FilesystemSync, create_dir_durably, sync_dir, tmp_path, write_unsynced};
 use layout::{MANIFEST_FILE, find_orphan_tiles, layout_dirs, list_layout, tile_file_name};
 use manifest::Manifest;
 use reslice::Reslicer;
@@ -131,7 +131,7 @@ impl BoardStore {
                 reason,
             };
             if let Some(error) = segment.error {
-                if *id != newest || !error.is_torn_tail() {
+                if *id != newest || !segment.torn_tail {
                     return Err(corrupt(Corruption::Journal(error)));
                 }
                 recovery.torn_bytes = bytes.len() - error.offset();
@@ -447,13 +447,13 @@ fn write_tiles(
             (tmp_path(&path), path)
         })
         .collect();
-    let written = in_parallel(tiles, WRITE_THREADS, |snapshot| {
-        let path = dir.join(tile_file_name(snapshot.tile));
-        write_unsynced(&tmp_path(&path), &tile_file::encode(geometry, snapshot))
-    })
-    .and_then(|_| {
+    let written = FilesystemSync::begin(dir).and_then(|sync| {
+        in_parallel(tiles, WRITE_THREADS, |snapshot| {
+            let path = dir.join(tile_file_name(snapshot.tile));
+            write_unsynced(&tmp_path(&path), &tile_file::encode(geometry, snapshot))
+        })?;
         let tmps: Vec<PathBuf> = paths.iter().map(|(tmp, _)| tmp.clone()).collect();
-        sync_filesystem(dir, &tmps)
+        sync.finish(&tmps)
     });
     if let Err(e) = written {
         // Best effort: leftovers are harmless (load ignores and removes them).

@@ -118,18 +118,6 @@ pub enum SegmentError {
 }
 
 impl SegmentError {
-    /// Whether this is what a crash during an append leaves behind at the end of the file
-    /// (as opposed to a header or a bad record the writer could never have produced).
-    pub fn is_torn_tail(&self) -> bool {
-        matches!(
-            self,
-            Self::ShortHeader { .. }
-                | Self::Truncated { .. }
-                | Self::Count { .. }
-                | Self::Checksum { .. }
-        )
-    }
-
     /// Byte offset where the valid part of the segment ends.
     pub fn offset(&self) -> usize {
         match *self {
@@ -149,6 +137,11 @@ pub struct Segment {
     pub geometry: Option<BoardGeometry>,
     pub records: Vec<Record>,
     pub error: Option<SegmentError>,
+    /// Whether `error` is what a crash during an append leaves: a last batch cut off at the end
+    /// of the file, failing its checksum up to the end of the file, or zeros to the end of the
+    /// file. The writer appends a batch only after the one before it is on disk, so damage with
+    /// a valid batch after it, or in a header (segments are created complete), is not a crash.
+    pub torn_tail: bool,
 }
 
 /// Decodes a whole segment file. Never fails as a whole: the valid prefix is always returned.
@@ -157,6 +150,7 @@ pub fn decode_segment(bytes: &[u8]) -> Segment {
         geometry: None,
         records: Vec::new(),
         error: None,
+        torn_tail: false,
     };
     let geometry = match decode_header(bytes) {
         Ok(geometry) => geometry,
@@ -171,12 +165,26 @@ pub fn decode_segment(bytes: &[u8]) -> Segment {
         match decode_batch(bytes, offset, geometry, &mut segment.records) {
             Ok(next) => offset = next,
             Err(e) => {
+                segment.torn_tail = reaches_end(bytes, &e);
                 segment.error = Some(e);
                 break;
             }
         }
     }
     segment
+}
+
+/// Whether the bad batch of `error` runs to the end of the file (see [`Segment::torn_tail`]).
+fn reaches_end(bytes: &[u8], error: &SegmentError) -> bool {
+    match *error {
+        SegmentError::Truncated { .. } => true,
+        SegmentError::Checksum { offset } => {
+            let count = u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"));
+            offset + BATCH_HEADER_LEN + count as usize * RECORD_LEN == bytes.len()
+        }
+        SegmentError::Count { offset, .. } => bytes[offset..].iter().all(|&b| b == 0),
+        _ => false,
+    }
 }
 
 fn decode_header(bytes: &[u8]) -> Result<BoardGeometry, SegmentError> {
@@ -305,11 +313,12 @@ mod tests {
             match len {
                 0..HEADER_LEN => {
                     assert_eq!(error, Some(SegmentError::ShortHeader { len }));
-                    assert!(error.expect("error").is_torn_tail());
+                    assert!(!decoded.torn_tail, "segments are created with their header");
                 }
                 HEADER_LEN => assert_eq!(error, None),
                 l if l < first_end => {
                     assert_eq!(error, Some(SegmentError::Truncated { offset: HEADER_LEN }));
+                    assert!(decoded.torn_tail);
                     assert!(decoded.records.is_empty());
                 }
                 l if l == first_end => {
@@ -318,6 +327,7 @@ mod tests {
                 }
                 _ => {
                     assert_eq!(error, Some(SegmentError::Truncated { offset: first_end }));
+                    assert!(decoded.torn_tail);
                     assert_eq!(decoded.records, a, "len {len}");
                 }
             }
@@ -338,6 +348,10 @@ mod tests {
                 assert!(decoded.records.is_empty(), "byte {at}: {error}");
             } else if at < first_end {
                 assert_eq!(error.offset(), HEADER_LEN, "byte {at}: {error}");
+                // A count raised past the end of the file looks exactly like a cut-off last
+                // batch; any other damage here has a valid batch after it.
+                let cut_off = matches!(error, SegmentError::Truncated { .. });
+                assert_eq!(decoded.torn_tail, cut_off, "byte {at}: {error}");
                 assert!(decoded.records.is_empty());
             } else {
                 assert_eq!(error.offset(), first_end, "byte {at}: {error}");
@@ -356,8 +370,35 @@ mod tests {
         let decoded = decode_segment(&segment(&[&records(2), &bad]));
         assert_eq!(decoded.records, records(2));
         let error = decoded.error.expect("off board");
-        assert!(!error.is_torn_tail(), "{error}");
+        assert!(!decoded.torn_tail, "{error}");
         assert!(error.to_string().contains("(100, 0)"), "{error}");
+    }
+
+    #[test]
+    fn only_damage_running_to_the_end_of_the_file_is_a_torn_tail() {
+        let (a, b) = (records(2), records(3));
+        let bytes = segment(&[&a, &b]);
+        let first_end = HEADER_LEN + BATCH_HEADER_LEN + 2 * RECORD_LEN;
+        let mut last_bad = bytes.clone();
+        *last_bad.last_mut().expect("bytes") ^= 1;
+        assert!(
+            decode_segment(&last_bad).torn_tail,
+            "last batch fails its checksum"
+        );
+        let mut zeros = segment(&[&a]);
+        zeros.extend_from_slice(&[0; 20]);
+        let decoded = decode_segment(&zeros);
+        assert!(decoded.torn_tail, "{:?}", decoded.error);
+        assert_eq!(decoded.records, a);
+        let mut garbage = segment(&[&a]);
+        garbage.extend_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
+        assert!(!decode_segment(&garbage).torn_tail, "not zeros: damage");
+        let mut first_bad = bytes.clone();
+        first_bad[first_end - 1] ^= 1;
+        assert!(
+            !decode_segment(&first_bad).torn_tail,
+            "a valid batch follows"
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::storage::StorageError;
 /// Shortest time from the start of one group commit to the start of the next. Committing as
 /// soon as anything arrives means one `fdatasync` (a filesystem journal commit) every 0.2 ms
 /// under load; sessions acknowledge at their write boundary anyway (once a tick), so letting a
-/// batch gather for 2 ms delays an acknowledgement by at most that, for at most 500 syncs a
-/// second per board.
+/// batch gather for 2 ms delays an acknowledgement by at most that plus the sync, for at most
+/// 500 syncs a second per board.
 const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Position of one record in the journal: the number of records appended up to and including it.
@@ -85,9 +85,16 @@ impl Journal {
             segment: next,
             segment_has_records: false,
         };
+        let failing = Arc::clone(&journal);
         std::thread::Builder::new()
             .name("tessera-journal".into())
-            .spawn(move || writer.run())
+            .spawn(move || {
+                // A panic is a bug, but must not leave paints and snapshot passes waiting.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run())).is_err() {
+                    tracing::error!("paint journal writer panicked: the board refuses paints until the server restarts");
+                    failing.mark_failed();
+                }
+            })
             .map_err(|source| StorageError::Io {
                 path: dir.to_owned(),
                 action: "start the journal thread for",
@@ -172,10 +179,25 @@ impl Journal {
         delete_segments(&self.dir, through)
     }
 
-    /// Writes what is buffered and stops the writer thread; later appends fail.
+    /// Later appends fail; the writer thread writes what is buffered, then ends (not awaited:
+    /// what it has not written by the time the process exits was never acknowledged).
     pub fn close(&self) {
         self.pending.lock().closed = true;
         self.wake.notify_one();
+    }
+
+    /// No write will succeed any more: answer every waiter. A seal requested while the writer
+    /// was failing would otherwise wait forever (and with it the snapshot pass and shutdown).
+    fn mark_failed(&self) {
+        let seal = {
+            let mut pending = self.pending.lock();
+            pending.failed = true;
+            pending.seal.take()
+        };
+        if let Some(seal) = seal {
+            let _ = seal.send(Err(self.failed_error()));
+        }
+        self.durable.send_modify(|d| d.failed = true);
     }
 
     fn failed_error(&self) -> StorageError {
@@ -285,7 +307,6 @@ impl Writer {
     }
 
     fn fail_quietly(&self) {
-        self.journal.pending.lock().failed = true;
-        self.journal.durable.send_modify(|d| d.failed = true);
+        self.journal.mark_failed();
     }
 }
