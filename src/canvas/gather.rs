@@ -1,10 +1,10 @@
 //! Asking many tile actors at once: one request each, every reply through one channel.
 //!
 //! Why not `join_all` over `Addr::send` futures: a snapshot pass of a 16384² board asks 65,536
-//! tiles, and `join_all` over that many request futures, each with its own waker, took about
-//! 40% of the server's CPU samples in a profile of the uniform benchmark (`perf record` of the
-//! server during `benches/load_matrix.sh p2`: `FuturesUnordered` wake-ups, waker clones and the
-//! polling closure). Here a tile answers by pushing its reply into a shared unbounded channel,
+//! tiles (and the overview refresh thousands a second), and with `join_all` over that many
+//! request futures, each with its own waker, `FuturesUnordered` wake-ups, waker clones and the
+//! snapshot pass's polling closure were about 40% of the server's CPU samples (`perf record` of
+//! the server during a run with `benches/load_matrix.sh p2`'s flags). Here a tile answers by pushing its reply into a shared unbounded channel,
 //! and the asker just reads the channel.
 
 use actix::prelude::*;

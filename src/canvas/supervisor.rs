@@ -241,12 +241,12 @@ fn start_boards(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
     Periodic,
-    /// At shutdown: includes the paints of the current tick.
+    /// At shutdown: waits for a running pass instead of skipping.
     Final,
 }
 
 /// Compacts each board's journal: seals its current segment, collects every dirty tile (with
-/// the paints of the sealed segment applied) and writes them durably on a blocking thread; only
+/// the paints of the sealed segment applied) and writes them durably on a background thread; only
 /// then are the tiles told their snapshot is saved and the sealed segments deleted. A failed
 /// write leaves the tiles dirty and the segments in place, so the next pass retries.
 async fn snapshot_all(
@@ -277,15 +277,15 @@ async fn snapshot_all(
                 None
             }
         };
-        let failures_before = report.failures;
         let replies = gather(board.tiles(), || TakeSnapshot).await;
         let mut dirty: Vec<(usize, TileSnapshot)> = Vec::new();
+        let mut unanswered = 0;
         for (i, reply) in replies.into_iter().enumerate() {
             match reply {
                 Some(Some(snap)) => dirty.push((i, snap)),
                 Some(None) => {}
                 None => {
-                    report.failures += 1;
+                    unanswered += 1;
                     tracing::error!(
                         board = board.id(),
                         tile = i,
@@ -294,7 +294,7 @@ async fn snapshot_all(
                 }
             }
         }
-        let all_answered = report.failures == failures_before;
+        report.failures += unanswered;
         let stores = Arc::clone(&stores);
         let geometry = *board.geometry();
         let (indices, snaps): (Vec<usize>, Vec<TileSnapshot>) = dirty.into_iter().unzip();
@@ -302,7 +302,7 @@ async fn snapshot_all(
         let written = snaps.len();
         let journal = Arc::clone(board.journal());
         // Segments may go only if every tile answered: a tile that did not may hold their paints.
-        let compact = sealed.filter(|_| all_answered);
+        let compact = sealed.filter(|_| unanswered == 0);
         let result = in_background(move || {
             let store: &BoardStore = &stores[store_index];
             store.save(geometry, &snaps)?;

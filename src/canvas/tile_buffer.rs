@@ -220,6 +220,15 @@ mod tests {
         TileBuffer::new(0, TileCoord { tx: 0, ty: 0 }, rect, vec![31; 8], 10)
     }
 
+    /// Pixel 5 painted 3 then 7, pixel 1 painted 4, nothing flushed.
+    fn buffer_with_three_paints() -> TileBuffer {
+        let mut t = buffer();
+        t.paint(5, 3);
+        t.paint(1, 4);
+        t.paint(5, 7);
+        t
+    }
+
     #[test]
     fn paints_are_invisible_until_flushed() {
         let mut t = buffer();
@@ -231,10 +240,7 @@ mod tests {
 
     #[test]
     fn pending_pixels_are_what_the_next_flush_makes_and_leave_the_tile_alone() {
-        let mut t = buffer();
-        t.paint(5, 3);
-        t.paint(1, 4);
-        t.paint(5, 7);
+        let mut t = buffer_with_three_paints();
         let (pixels, version) = t.pending_pixels();
         assert_eq!(t.pixels()[5], 31, "the tile itself is unchanged");
         t.flush().expect("a batch");
@@ -243,10 +249,7 @@ mod tests {
 
     #[test]
     fn flush_coalesces_last_write_wins_and_counts_every_paint() {
-        let mut t = buffer();
-        t.paint(5, 3);
-        t.paint(1, 4);
-        t.paint(5, 7);
+        let mut t = buffer_with_three_paints();
         let batch = t.flush().expect("a batch");
         assert_eq!((batch.base_version, batch.version), (10, 13));
         assert_eq!(t.pixels()[5], 7);

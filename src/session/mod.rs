@@ -706,9 +706,9 @@ impl<O: Outlet> Session<O> {
         if self.closing {
             return;
         }
+        self.closing = true;
         // Results already durable go out with the close; the rest are never acknowledged.
         self.release_acks();
-        self.closing = true;
         let pending = std::mem::take(&mut self.replies).freeze();
         let mut ws = self.ws.clone();
         let reason = CloseReason {

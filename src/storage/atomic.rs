@@ -53,10 +53,16 @@ pub fn replace_file_durably(path: &Path, bytes: &[u8]) -> Result<(), StorageErro
 }
 
 /// Writes `bytes` to `path` (truncating it) without syncing: for files made durable together by
-/// [`sync_filesystem`] before anything depends on them.
+/// [`FilesystemSync`] before anything depends on them.
 pub fn write_unsynced(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    create_and_write(path, bytes).map(drop)
+}
+
+fn create_and_write(path: &Path, bytes: &[u8]) -> Result<File, StorageError> {
+    // `create` truncates, so a .tmp left by an earlier crash is simply overwritten.
     let mut file = File::create(path).map_err(io_error(path, "create"))?;
-    file.write_all(bytes).map_err(io_error(path, "write"))
+    file.write_all(bytes).map_err(io_error(path, "write"))?;
+    Ok(file)
 }
 
 /// Makes a batch of files written with [`write_unsynced`] durable with one `syncfs` of the
@@ -79,7 +85,7 @@ impl FilesystemSync {
         })
     }
 
-    pub fn finish(self, files: &[PathBuf]) -> Result<(), StorageError> {
+    pub fn finish<'a>(self, files: impl IntoIterator<Item = &'a Path>) -> Result<(), StorageError> {
         #[cfg(target_os = "linux")]
         {
             let _ = files;
@@ -102,10 +108,9 @@ impl FilesystemSync {
 }
 
 fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-    // `create` truncates, so a .tmp left by an earlier crash is simply overwritten.
-    let mut file = File::create(path).map_err(io_error(path, "create"))?;
-    file.write_all(bytes).map_err(io_error(path, "write"))?;
-    file.sync_all().map_err(io_error(path, "fsync"))
+    create_and_write(path, bytes)?
+        .sync_all()
+        .map_err(io_error(path, "fsync"))
 }
 
 /// Makes the entries of `dir` (created, renamed or removed files) durable.

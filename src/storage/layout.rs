@@ -127,6 +127,20 @@ pub fn find_orphan_tiles(board_dir: &Path) -> Result<Option<PathBuf>, StorageErr
     Ok(None)
 }
 
+/// The entries of `dir`; none if it does not exist.
+pub fn list_dir(dir: &Path) -> Result<Vec<fs::DirEntry>, StorageError> {
+    let io_err = |source| StorageError::Io {
+        path: dir.to_owned(),
+        action: "list directory",
+        source,
+    };
+    match fs::read_dir(dir) {
+        Ok(entries) => entries.map(|entry| entry.map_err(io_err)).collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err(e)),
+    }
+}
+
 /// Every layout-named directory directly under `board_dir`; none if it does not exist.
 pub fn layout_dirs(board_dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
     let io_err = |source| StorageError::Io {
@@ -134,14 +148,8 @@ pub fn layout_dirs(board_dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
         action: "list directory",
         source,
     };
-    let entries = match fs::read_dir(board_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_err(e)),
-    };
     let mut dirs = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(io_err)?;
+    for entry in list_dir(board_dir)? {
         let is_layout = entry.file_name().to_str().is_some_and(is_layout_dir_name);
         if is_layout && entry.file_type().map_err(io_err)?.is_dir() {
             dirs.push(entry.path());

@@ -146,11 +146,11 @@ impl BoardStore {
             if let Some(found) = segment.geometry {
                 match geometry {
                     Some(g) if g != found => {
-                        let reason = Corruption::BoardMismatch {
+                        let reason = journal::format::SegmentError::OtherGeometry {
                             found: (found.width(), found.height(), found.tile_size()),
-                            expected: (g.width(), g.height(), g.tile_size()),
+                            earlier: (g.width(), g.height(), g.tile_size()),
                         };
-                        return Err(corrupt(reason));
+                        return Err(corrupt(Corruption::Journal(reason)));
                     }
                     _ => geometry = Some(found),
                 }
@@ -440,29 +440,27 @@ fn write_tiles(
     dir: &Path,
     tiles: &[TileSnapshot],
 ) -> Result<(), StorageError> {
-    let paths: Vec<(PathBuf, PathBuf)> = tiles
+    let files: Vec<(&TileSnapshot, PathBuf, PathBuf)> = tiles
         .iter()
         .map(|snapshot| {
             let path = dir.join(tile_file_name(snapshot.tile));
-            (tmp_path(&path), path)
+            (snapshot, tmp_path(&path), path)
         })
         .collect();
     let written = FilesystemSync::begin(dir).and_then(|sync| {
-        in_parallel(tiles, WRITE_THREADS, |snapshot| {
-            let path = dir.join(tile_file_name(snapshot.tile));
-            write_unsynced(&tmp_path(&path), &tile_file::encode(geometry, snapshot))
+        in_parallel(&files, WRITE_THREADS, |(snapshot, tmp, _)| {
+            write_unsynced(tmp, &tile_file::encode(geometry, snapshot))
         })?;
-        let tmps: Vec<PathBuf> = paths.iter().map(|(tmp, _)| tmp.clone()).collect();
-        sync.finish(&tmps)
+        sync.finish(files.iter().map(|(_, tmp, _)| tmp.as_path()))
     });
     if let Err(e) = written {
         // Best effort: leftovers are harmless (load ignores and removes them).
-        for (tmp, _) in &paths {
+        for (_, tmp, _) in &files {
             let _ = fs::remove_file(tmp);
         }
         return Err(e);
     }
-    for (tmp, path) in &paths {
+    for (_, tmp, path) in &files {
         fs::rename(tmp, path).map_err(|source| StorageError::Io {
             path: path.clone(),
             action: "rename a temporary file over",

@@ -51,6 +51,24 @@ pub fn tessera_binary(dir: &Path) -> std::process::Command {
     cmd
 }
 
+/// The URL `child` (started by [`tessera_binary`] with stdout piped) prints on its first line.
+/// The pipe stays open (a server writing to a closed stdout would fail), and nothing past the
+/// line is read, so it can be read on.
+pub fn printed_url(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let stdout = child.stdout.as_mut().expect("stdout is piped");
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while stdout.read(&mut byte).expect("read stdout") == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&line);
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned()
+}
+
 /// A running server on a random port with its own data directory.
 pub struct TestApp {
     pub addr: SocketAddr,

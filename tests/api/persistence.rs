@@ -1,29 +1,44 @@
 //! Durability: snapshots on shutdown and on a timer, restore at start, re-slicing, corruption.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tessera::protocol::PaintOutcome;
 
 use crate::helpers::{Client, SMALL_BOARD, TestApp, spawn_app_in};
 
-/// Paints a recognisable pattern on a 256x256 board and returns it as (x, y, colour).
-async fn paint_pattern(app: &TestApp) -> Vec<(u32, u32, u8)> {
-    let mut painter = app.connect().await;
-    let pattern: Vec<(u32, u32, u8)> = (0..200u32)
+/// `n` recognisable paints on a 256x256 board, as (x, y, colour).
+fn pattern(n: u32) -> Vec<(u32, u32, u8)> {
+    (0..n)
         .map(|i| ((i * 37) % 256, (i * 91) % 256, (i % 31) as u8))
-        .collect();
+        .collect()
+}
+
+/// Sends every paint of `pattern` and waits until each is accepted.
+async fn paint_all(painter: &mut Client, pattern: &[(u32, u32, u8)]) {
     for (seq, &(x, y, c)) in pattern.iter().enumerate() {
         painter.paint(seq as u32, x, y, c).await;
     }
     for seq in 0..pattern.len() as u32 {
         assert_eq!(painter.result_for(seq).await, PaintOutcome::Accepted);
     }
-    // Later paints of the same pixel win; keep only the last write of each.
-    let mut last = std::collections::HashMap::new();
-    for &(x, y, c) in &pattern {
-        last.insert((x, y), c);
-    }
-    last.into_iter().map(|((x, y), c)| (x, y, c)).collect()
+}
+
+/// The colour each painted pixel ends with: later paints of a pixel win.
+fn last_writes(pattern: &[(u32, u32, u8)]) -> HashMap<(u32, u32), u8> {
+    pattern.iter().map(|&(x, y, c)| ((x, y), c)).collect()
+}
+
+/// Paints a recognisable pattern on a 256x256 board and returns the final pixels as
+/// (x, y, colour).
+async fn paint_pattern(app: &TestApp) -> Vec<(u32, u32, u8)> {
+    let mut painter = app.connect().await;
+    let pattern = pattern(200);
+    paint_all(&mut painter, &pattern).await;
+    last_writes(&pattern)
+        .into_iter()
+        .map(|((x, y), c)| (x, y, c))
+        .collect()
 }
 
 async fn whole_board(app: &TestApp) -> Client {
@@ -259,7 +274,6 @@ async fn sessions_are_told_the_server_is_going_away_on_shutdown() {
 /// Starts the binary on a 256x256 board whose snapshots are an hour apart, and returns it with
 /// its URL: whatever survives a `kill -9` within the test survives through the journal alone.
 fn start_binary(dir: &Path) -> (std::process::Child, String) {
-    use std::io::BufRead;
     let mut child = crate::helpers::tessera_binary(dir)
         .env("TESSERA__SERVER__LISTEN", "127.0.0.1:0")
         .env("TESSERA__STORAGE__SNAPSHOT_INTERVAL_SECS", "3600")
@@ -271,15 +285,7 @@ fn start_binary(dir: &Path) -> (std::process::Child, String) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let url = crate::helpers::printed_url(&mut child);
     (child, url)
 }
 
@@ -289,15 +295,8 @@ async fn every_acknowledged_paint_survives_kill_9_even_with_a_new_tile_size() {
     let (mut child, url) = start_binary(dir.path());
     let ws_url = format!("{}ws", url.replacen("http://", "ws://", 1));
     let mut painter = Client::connect(&ws_url).await;
-    let pattern: Vec<(u32, u32, u8)> = (0..300u32)
-        .map(|i| ((i * 37) % 256, (i * 91) % 256, (i % 31) as u8))
-        .collect();
-    for (seq, &(x, y, c)) in pattern.iter().enumerate() {
-        painter.paint(seq as u32, x, y, c).await;
-    }
-    for seq in 0..pattern.len() as u32 {
-        assert_eq!(painter.result_for(seq).await, PaintOutcome::Accepted);
-    }
+    let pattern = pattern(300);
+    paint_all(&mut painter, &pattern).await;
     let seqs: Vec<u32> = painter.results.iter().map(|r| r.seq).collect();
     assert!(
         seqs.is_sorted(),
@@ -323,10 +322,7 @@ async fn every_acknowledged_paint_survives_kill_9_even_with_a_new_tile_size() {
     let app = spawn_app_in(&data, &restarted).await.unwrap();
 
     // Assert
-    let mut last = std::collections::HashMap::new();
-    for &(x, y, c) in &pattern {
-        last.insert((x, y), c);
-    }
+    let mut last = last_writes(&pattern);
     last.insert((255, 255), 9);
     let mut viewer = app.connect().await;
     viewer.view(0, 0, 256, 256).await;

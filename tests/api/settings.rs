@@ -1,6 +1,5 @@
 //! The binary itself: settings errors at startup, the printed URL, SIGTERM with a final snapshot.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use crate::helpers::tessera_binary as tessera;
@@ -50,14 +49,7 @@ fn the_binary_prints_its_url_serves_and_snapshots_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let url = crate::helpers::printed_url(&mut child);
     assert!(!url.ends_with(":0/"), "the real port is printed: {url}");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();

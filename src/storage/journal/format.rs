@@ -107,6 +107,15 @@ pub enum SegmentError {
     Count { offset: usize, count: u32 },
     #[error("batch at byte {offset}: checksum mismatch")]
     Checksum { offset: usize },
+    #[error(
+        "it was written for a {}x{} board with {}-pixel tiles, but the segments before it for \
+         {}x{} with {}-pixel tiles (a journal comes from one run, of one geometry)",
+        .found.0, .found.1, .found.2, .earlier.0, .earlier.1, .earlier.2
+    )]
+    OtherGeometry {
+        found: (u32, u32, u32),
+        earlier: (u32, u32, u32),
+    },
     #[error("batch at byte {offset}: record ({x}, {y}) is outside the {width}x{height} board")]
     OffBoard {
         offset: usize,
@@ -286,6 +295,14 @@ mod tests {
         bytes
     }
 
+    /// A segment of a batch of 2 records then one of 3: the first batch's records, the bytes,
+    /// and where the first batch ends.
+    fn two_batches() -> (Vec<Record>, Vec<u8>, usize) {
+        let a = records(2);
+        let bytes = segment(&[&a, &records(3)]);
+        (a, bytes, HEADER_LEN + BATCH_HEADER_LEN + 2 * RECORD_LEN)
+    }
+
     #[test]
     fn round_trip() {
         let (a, b) = (records(3), records(40));
@@ -304,9 +321,7 @@ mod tests {
 
     #[test]
     fn every_truncation_keeps_exactly_the_whole_batches_before_it() {
-        let (a, b) = (records(2), records(3));
-        let bytes = segment(&[&a, &b]);
-        let first_end = HEADER_LEN + BATCH_HEADER_LEN + 2 * RECORD_LEN;
+        let (a, bytes, first_end) = two_batches();
         for len in 0..bytes.len() {
             let decoded = decode_segment(&bytes[..len]);
             let error = decoded.error.clone();
@@ -336,9 +351,7 @@ mod tests {
 
     #[test]
     fn a_flipped_bit_is_caught_and_located() {
-        let (a, b) = (records(2), records(3));
-        let bytes = segment(&[&a, &b]);
-        let first_end = HEADER_LEN + BATCH_HEADER_LEN + 2 * RECORD_LEN;
+        let (a, bytes, first_end) = two_batches();
         for at in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[at] ^= 0x10;
@@ -376,9 +389,7 @@ mod tests {
 
     #[test]
     fn only_damage_running_to_the_end_of_the_file_is_a_torn_tail() {
-        let (a, b) = (records(2), records(3));
-        let bytes = segment(&[&a, &b]);
-        let first_end = HEADER_LEN + BATCH_HEADER_LEN + 2 * RECORD_LEN;
+        let (a, bytes, first_end) = two_batches();
         let mut last_bad = bytes.clone();
         *last_bad.last_mut().expect("bytes") ^= 1;
         assert!(

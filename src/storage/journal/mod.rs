@@ -44,14 +44,14 @@ pub mod format;
 mod writer;
 
 use std::fs::{self, File};
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 pub use format::Record;
 pub use writer::{Journal, JournalFailed, Ticket};
 
 use super::StorageError;
-use super::atomic::{create_dir_durably, sync_dir, tmp_path};
+use super::atomic::{create_dir_durably, replace_file_durably, sync_dir};
+use super::layout::list_dir;
 use crate::geometry::BoardGeometry;
 
 pub const JOURNAL_DIR: &str = "journal";
@@ -64,19 +64,8 @@ fn segment_path(dir: &Path, id: u64) -> PathBuf {
 /// The segments in `dir`, oldest first. No directory is no segments. Leftover `.tmp` files of
 /// an interrupted segment creation are removed; other files are left alone.
 pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageError> {
-    let io_err = |source| StorageError::Io {
-        path: dir.to_owned(),
-        action: "list directory",
-        source,
-    };
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_err(e)),
-    };
     let mut segments = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(io_err)?;
+    for entry in list_dir(dir)? {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.ends_with(super::atomic::TMP_SUFFIX) {
@@ -102,23 +91,15 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StorageError> {
 fn create_segment(dir: &Path, id: u64, geometry: BoardGeometry) -> Result<File, StorageError> {
     create_dir_durably(dir)?;
     let path = segment_path(dir, id);
-    let tmp = tmp_path(&path);
-    let io_err = |path: &Path, action| {
-        let path = path.to_owned();
-        move |source| StorageError::Io {
+    replace_file_durably(&path, &format::encode_header(geometry))?;
+    File::options()
+        .append(true)
+        .open(&path)
+        .map_err(|source| StorageError::Io {
             path,
-            action,
+            action: "open for appending",
             source,
-        }
-    };
-    let mut file = File::create(&tmp).map_err(io_err(&tmp, "create"))?;
-    file.write_all(&format::encode_header(geometry))
-        .and_then(|()| file.sync_all())
-        .map_err(io_err(&tmp, "write"))?;
-    fs::rename(&tmp, &path).map_err(io_err(&path, "rename a temporary file over"))?;
-    sync_dir(dir)?;
-    // Appends go to the end; the handle keeps the position after the header.
-    Ok(file)
+        })
 }
 
 /// Deletes the segments numbered `..=through`, oldest first, each deletion durable before the

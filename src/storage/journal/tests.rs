@@ -2,6 +2,7 @@
 //! through [`BoardStore::recover_journal`] (replay, torn tails, corruption, geometry changes).
 
 use std::fs;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::format::{self, Record};
@@ -29,6 +30,13 @@ async fn journal_paints(journal: &Journal, records: &[Record]) {
         .await
         .expect("durable in time")
         .expect("not failed");
+}
+
+/// A board store in `dir` and a journal open on it for `g`.
+fn journalled(dir: &tempfile::TempDir, g: BoardGeometry) -> (BoardStore, Arc<Journal>) {
+    let store = BoardStore::new(dir.path(), "b");
+    let journal = Journal::open(&store.journal_dir(), g).expect("open");
+    (store, journal)
 }
 
 fn pixel(tiles: &[TileSnapshot], g: BoardGeometry, x: u32, y: u32) -> u8 {
@@ -132,15 +140,16 @@ async fn recovery_replays_over_the_stored_tiles_then_removes_the_journal() {
 #[tokio::test]
 async fn a_cut_off_last_batch_is_dropped_and_the_rest_replayed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = BoardStore::new(dir.path(), "b");
     let g = geo(16);
-    let journal = Journal::open(&store.journal_dir(), g).expect("open");
+    let (store, journal) = journalled(&dir, g);
     journal_paints(&journal, &[record(5, 5, 1)]).await;
     journal.close();
     let (_, path) = list_segments(&store.journal_dir()).unwrap().pop().unwrap();
     // What a crash in the middle of the next append leaves: half a batch.
+    let mut encoded = Vec::new();
+    record(1, 2, 9).encode_into(&mut encoded);
     let mut torn = Vec::new();
-    format::encode_batch(&[1, 0, 0, 0, 2, 0, 0, 0, 9], &mut torn);
+    format::encode_batch(&encoded, &mut torn);
     let mut bytes = fs::read(&path).unwrap();
     bytes.extend_from_slice(&torn[..torn.len() - 3]);
     fs::write(&path, bytes).unwrap();
@@ -156,9 +165,8 @@ async fn a_cut_off_last_batch_is_dropped_and_the_rest_replayed() {
 #[tokio::test]
 async fn damage_in_a_sealed_segment_stops_recovery_naming_the_file_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = BoardStore::new(dir.path(), "b");
     let g = geo(16);
-    let journal = Journal::open(&store.journal_dir(), g).expect("open");
+    let (store, journal) = journalled(&dir, g);
     journal_paints(&journal, &[record(5, 5, 1), record(6, 6, 2)]).await;
     journal.seal().await.unwrap();
     journal_paints(&journal, &[record(7, 7, 3)]).await;
@@ -190,8 +198,7 @@ async fn damage_in_a_sealed_segment_stops_recovery_naming_the_file_and_changes_n
 #[tokio::test]
 async fn a_journal_replays_in_its_own_geometry_before_the_board_is_resliced() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = BoardStore::new(dir.path(), "b");
-    let journal = Journal::open(&store.journal_dir(), geo(16)).expect("open");
+    let (store, journal) = journalled(&dir, geo(16));
     journal_paints(&journal, &[record(40, 33, 6), record(99, 0, 7)]).await;
     journal.close();
 
@@ -201,4 +208,36 @@ async fn a_journal_replays_in_its_own_geometry_before_the_board_is_resliced() {
 
     assert_eq!(pixel(&tiles, g, 40, 33), 6);
     assert_eq!(pixel(&tiles, g, 99, 0), 7);
+}
+
+#[tokio::test]
+async fn segments_of_two_geometries_are_refused_naming_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, journal) = journalled(&dir, geo(16));
+    journal_paints(&journal, &[record(5, 5, 1)]).await;
+    journal.close();
+    // Only a copied-in or tampered file can do this: one run writes one geometry.
+    let other = Journal::open(&store.journal_dir(), geo(32)).expect("open");
+    journal_paints(&other, &[record(6, 6, 2)]).await;
+    other.close();
+
+    let err = store.recover_journal(BG).expect_err("two geometries");
+
+    let newest = list_segments(&store.journal_dir())
+        .unwrap()
+        .pop()
+        .unwrap()
+        .1;
+    assert!(
+        matches!(&err, StorageError::Corrupt { path, reason: Corruption::Journal(_) } if *path == newest),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("32-pixel tiles") && err.to_string().contains("16-pixel"),
+        "{err}"
+    );
+    assert!(
+        store.load(geo(16), BG).unwrap().is_empty(),
+        "nothing written"
+    );
 }
