@@ -54,6 +54,12 @@ pub enum StorageError {
     },
 
     /// `save` was given a tile that is not on the board; `path` is where it would have gone.
+    #[error(
+        "{path} names the one-file-per-tile layout of an earlier version; load the board first \
+         so it is converted to region files"
+    )]
+    Unconverted { path: PathBuf },
+
     #[error("cannot save tile {tile} to {path}: the board has only {tiles_x}x{tiles_y} tiles")]
     TileOffBoard {
         path: PathBuf,
@@ -78,8 +84,11 @@ pub enum StorageError {
 pub enum Corruption {
     #[error("it is {len} bytes long, shorter than the {min}-byte minimum")]
     TooShort { len: usize, min: usize },
-    #[error("it starts with {found:02x?}, not the tile magic \"TSRT\"")]
-    BadMagic { found: [u8; 4] },
+    #[error(
+        "it starts with {found:02x?}, not the magic {:?}",
+        String::from_utf8_lossy(.expected)
+    )]
+    BadMagic { found: [u8; 4], expected: [u8; 4] },
     #[error("format version {found} is not supported (this build reads version {supported})")]
     UnsupportedFormat { found: u32, supported: u32 },
     #[error("reserved header field is {found}, not 0")]
@@ -121,8 +130,29 @@ pub enum Corruption {
         tiles_x: u32,
         tiles_y: u32,
     },
-    #[error("the file name is not of the form `<tx>-<ty>.tile`")]
-    FileName,
+    #[error("the file name is not of the form `{pattern}`")]
+    FileName { pattern: &'static str },
+    #[error(
+        "its header names region ({}, {}) of {}x{} tiles, but it is the file of region ({}, {}) \
+         of {}x{} tiles",
+        .found.0, .found.1, .found.2, .found.2, .expected.0, .expected.1, .expected.2, .expected.2
+    )]
+    RegionMismatch {
+        found: (u16, u16, u16),
+        expected: (u16, u16, u16),
+    },
+    #[error("tile record {index} at byte {offset}: {reason}")]
+    RegionRecord {
+        index: usize,
+        offset: usize,
+        reason: Box<Corruption>,
+    },
+    #[error("region ({rx}, {ry}) is not on the board")]
+    RegionOffBoard { rx: u16, ry: u16 },
+    #[error("tile ({tx}, {ty}) is not a tile of this region")]
+    TileNotInRegion { tx: u16, ty: u16 },
+    #[error("tile ({tx}, {ty}) does not follow the previous record in row order (each tile once)")]
+    TileOrder { tx: u16, ty: u16 },
     #[error("invalid JSON: {0}")]
     ManifestJson(#[source] serde_json::Error),
     #[error("invalid board geometry: {0}")]

@@ -10,12 +10,14 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::atomic::replace_file_durably;
-use super::layout::layout_dir_name;
+use super::layout::{LayoutKind, layout_dir_name};
 use super::{Corruption, StorageError};
 use crate::geometry::BoardGeometry;
 
-/// Manifest format version this build reads and writes.
-pub const MANIFEST_FORMAT: u32 = 1;
+/// Manifest format this build writes: 2, tiles in region files. It also reads 1, one file per
+/// tile, which `load` converts.
+pub const MANIFEST_FORMAT: u32 = 2;
+const TILES_FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,7 +40,9 @@ struct FormatProbe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     pub geometry: BoardGeometry,
-    /// Name of the layout directory, always `layout_dir_name(geometry)`.
+    /// How the layout directory stores tiles: the manifest's format.
+    pub kind: LayoutKind,
+    /// Name of the layout directory, always `layout_dir_name(geometry, kind)`.
     pub layout: String,
 }
 
@@ -46,7 +50,8 @@ impl Manifest {
     pub fn for_geometry(geometry: BoardGeometry) -> Self {
         Self {
             geometry,
-            layout: layout_dir_name(geometry),
+            kind: LayoutKind::Regions,
+            layout: layout_dir_name(geometry, LayoutKind::Regions),
         }
     }
 
@@ -69,18 +74,22 @@ impl Manifest {
         };
         let probe: FormatProbe =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(Corruption::ManifestJson(e)))?;
-        if probe.format != MANIFEST_FORMAT {
-            return Err(corrupt(Corruption::UnsupportedFormat {
-                found: probe.format,
-                supported: MANIFEST_FORMAT,
-            }));
-        }
+        let kind = match probe.format {
+            MANIFEST_FORMAT => LayoutKind::Regions,
+            TILES_FORMAT => LayoutKind::Tiles,
+            found => {
+                return Err(corrupt(Corruption::UnsupportedFormat {
+                    found,
+                    supported: MANIFEST_FORMAT,
+                }));
+            }
+        };
         let json: ManifestJson =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(Corruption::ManifestJson(e)))?;
         let geometry = BoardGeometry::new(json.width, json.height, json.tile_size)
             .map_err(|e| corrupt(Corruption::ManifestGeometry(e)))?;
         // The layout name is derived, never free: a name like `../other` must not steer IO.
-        let expected = layout_dir_name(geometry);
+        let expected = layout_dir_name(geometry, kind);
         if json.layout != expected {
             return Err(corrupt(Corruption::ManifestLayout {
                 found: json.layout,
@@ -89,14 +98,19 @@ impl Manifest {
         }
         Ok(Some(Self {
             geometry,
+            kind,
             layout: json.layout,
         }))
     }
 
     /// Atomically and durably replaces the manifest at `path` with this one.
     pub fn write(&self, path: &Path) -> Result<(), StorageError> {
+        let format = match self.kind {
+            LayoutKind::Regions => MANIFEST_FORMAT,
+            LayoutKind::Tiles => TILES_FORMAT,
+        };
         let json = ManifestJson {
-            format: MANIFEST_FORMAT,
+            format,
             width: self.geometry.width(),
             height: self.geometry.height(),
             tile_size: self.geometry.tile_size(),
@@ -123,13 +137,24 @@ mod tests {
         m.write(&path).expect("write");
         assert_eq!(Manifest::read(&path).expect("read"), Some(m));
         let text = fs::read_to_string(&path).expect("read text");
-        assert!(text.contains("\"layout\": \"w300-h200-t64\""), "{text}");
+        assert!(text.contains("\"layout\": \"w300-h200-t64-r16\""), "{text}");
+        assert!(text.contains("\"format\": 2"), "{text}");
+
+        // The older format, one file per tile, is still read.
+        let old =
+            r#"{"format":1,"width":300,"height":200,"tile_size":64,"layout":"w300-h200-t64"}"#;
+        fs::write(&path, old).expect("plant");
+        let read = Manifest::read(&path).expect("read").expect("present");
+        assert_eq!(
+            (read.kind, read.layout.as_str()),
+            (LayoutKind::Tiles, "w300-h200-t64")
+        );
 
         type Check = fn(&Corruption) -> bool;
-        let cases: [(&str, Check); 5] = [
+        let cases: [(&str, Check); 6] = [
             ("{not json", |r| matches!(r, Corruption::ManifestJson(_))),
-            (r#"{"format":2}"#, |r| {
-                matches!(r, Corruption::UnsupportedFormat { found: 2, .. })
+            (r#"{"format":3}"#, |r| {
+                matches!(r, Corruption::UnsupportedFormat { found: 3, .. })
             }),
             (
                 r#"{"format":1,"width":300,"height":200,"tile_size":48,"layout":"w300-h200-t48"}"#,
@@ -137,6 +162,10 @@ mod tests {
             ),
             (
                 r#"{"format":1,"width":300,"height":200,"tile_size":64,"layout":"../x"}"#,
+                |r| matches!(r, Corruption::ManifestLayout { .. }),
+            ),
+            (
+                r#"{"format":2,"width":300,"height":200,"tile_size":64,"layout":"w300-h200-t64"}"#,
                 |r| matches!(r, Corruption::ManifestLayout { .. }),
             ),
             (r#"{"format":1,"width":300}"#, |r| {

@@ -1,28 +1,35 @@
-//! Durable board snapshots: per-tile files, atomic writes, re-slicing when the geometry changes.
+//! Durable board snapshots: region files of tiles, atomic writes, re-slicing when the geometry
+//! changes.
 //!
 //! # Layout on disk
 //!
 //! ```text
 //! <data_dir>/<board_id>/
 //!     journal/               paints since the last snapshot (see [`journal`])
-//!     manifest.json          {"format": 1, "width": 2048, "height": 2048, "tile_size": 64,
-//!                             "layout": "w2048-h2048-t64"}
-//!     w2048-h2048-t64/       the layout directory named by the manifest
-//!         0-0.tile           one file per tile ever saved, `<tx>-<ty>.tile` (see [`tile_file`])
-//!         12-7.tile
+//!     manifest.json          {"format": 2, "width": 2048, "height": 2048, "tile_size": 64,
+//!                             "layout": "w2048-h2048-t64-r16"}
+//!     w2048-h2048-t64-r16/   the layout directory named by the manifest (`r16`: regions of
+//!                            16 x 16 tiles, see [`region_file`])
+//!         0-0.region         one file per region with a tile ever saved, `<rx>-<ry>.region`
+//!         1-0.region
 //! ```
 //!
-//! A tile without a file is blank (all background, version 0). Files ending in `.tmp` and
-//! layout directories the manifest does not name are leftovers of interrupted writes; `load`
-//! ignores them and then deletes them.
+//! A tile without a record in its region's file is blank (all background, version 0). Files
+//! ending in `.tmp` and layout directories the manifest does not name are leftovers of
+//! interrupted writes; `load` ignores them and then deletes them. A manifest of format 1 names a
+//! layout of one file per tile (`w2048-h2048-t64/12-7.tile`, see [`tile_file`]), written by
+//! earlier versions: `load` converts it to regions as it would re-slice it.
 //!
 //! # Crash safety
 //!
 //! Every file is replaced, never modified in place: written to `<name>.tmp`, made durable,
 //! renamed over `<name>` (atomic on POSIX), and the directory fsynced (see `atomic.rs`; a batch
-//! of tiles is made durable with one `syncfs` before any rename, single files with an fsync).
-//! So after a crash each tile file is its old or its new version, never a torn mix, and a file
-//! that does not decode is real corruption, reported with its path rather than read as blank.
+//! of regions is made durable with one `syncfs` before any rename, single files with an fsync).
+//! So after a crash each region file is its old or its new version, never a torn mix, and a
+//! file that does not decode is real corruption, reported with its path rather than read as
+//! blank. A save rewrites each region holding a dirty tile whole: its other tiles are read back
+//! from the current file (from the page cache, as a rule), so the write is one new file per
+//! region rather than one per tile.
 //!
 //! The manifest is the commit point for everything else:
 //! - The first `save` creates the layout directory, then the manifest, then the tiles, so a
@@ -33,8 +40,8 @@
 //!   new one is discarded and redone on the next start); a crash after it leaves the complete new
 //!   layout plus a stale old directory that the next load deletes.
 //!
-//! Saving a batch of dirty tiles is not one transaction: a crash mid-batch can leave some tiles
-//! newer than others. Each tile is self-consistent and tiles are independent, and the journal
+//! Saving a batch of dirty tiles is not one transaction: a crash mid-batch can leave some regions
+//! newer than others. Each region is self-consistent and regions are independent, and the journal
 //! segments the batch compacts are deleted only after it is durable, so replaying them at the
 //! next start brings every tile up to date (see [`journal`]).
 //!
@@ -48,9 +55,11 @@ mod error;
 pub mod journal;
 mod layout;
 mod manifest;
+pub mod region_file;
 mod reslice;
 pub mod tile_file;
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -59,8 +68,11 @@ pub use error::{Corruption, StorageError};
 
 use crate::geometry::{BoardGeometry, TileCoord};
 use atomic::{FilesystemSync, create_dir_durably, sync_dir, tmp_path, write_unsynced};
-use layout::{MANIFEST_FILE, find_orphan_tiles, layout_dirs, list_layout, tile_file_name};
+use layout::{
+    LayoutKind, MANIFEST_FILE, find_orphan_tiles, layout_dirs, list_layout, region_file_name,
+};
 use manifest::Manifest;
+use region_file::{RegionCoord, region_of};
 use reslice::Reslicer;
 
 /// The stored state of one tile.
@@ -231,50 +243,56 @@ impl BoardStore {
                 });
             }
         }
-        let listing = list_layout(&stored_dir, stored.geometry)?;
-
-        if stored.geometry == geometry {
-            let tiles = read_tiles(&listing.tiles, geometry)?;
+        let listing = list_layout(&stored_dir, stored.geometry, stored.kind)?;
+        let current = Manifest::for_geometry(geometry);
+        if stored == current {
+            let tiles = read_regions(&listing.regions, geometry)?;
             self.clean_up(&stored, &listing.tmp_files);
             return Ok(tiles);
         }
 
         // Read and check everything before writing anything, so a corrupt old tile or a
         // refused shrink leaves the store exactly as it was.
-        let mut reslicer = Reslicer::new(stored.geometry, geometry, background);
-        for (tile, path) in &listing.tiles {
-            let old_tile = read_tile(path, stored.geometry, *tile)?;
-            reslicer
-                .add(&old_tile)
-                .map_err(|lost| StorageError::Shrink {
-                    path: self.board_dir.clone(),
-                    old_width: stored.geometry.width(),
-                    old_height: stored.geometry.height(),
-                    new_width: geometry.width(),
-                    new_height: geometry.height(),
-                    x: lost.x,
-                    y: lost.y,
-                    colour: lost.colour,
-                })?;
-        }
-        let tiles = reslicer.finish();
+        let old_tiles = match stored.kind {
+            LayoutKind::Tiles => read_tiles(&listing.tiles, stored.geometry)?,
+            LayoutKind::Regions => read_regions(&listing.regions, stored.geometry)?,
+        };
+        let tiles = if stored.geometry == geometry {
+            old_tiles // only the file layout changes
+        } else {
+            let mut reslicer = Reslicer::new(stored.geometry, geometry, background);
+            for old_tile in old_tiles {
+                reslicer
+                    .add(&old_tile)
+                    .map_err(|lost| StorageError::Shrink {
+                        path: self.board_dir.clone(),
+                        old_width: stored.geometry.width(),
+                        old_height: stored.geometry.height(),
+                        new_width: geometry.width(),
+                        new_height: geometry.height(),
+                        x: lost.x,
+                        y: lost.y,
+                        colour: lost.colour,
+                    })?;
+            }
+            reslicer.finish()
+        };
 
-        let target = Manifest::for_geometry(geometry);
-        let target_dir = self.board_dir.join(&target.layout);
+        let target_dir = self.board_dir.join(&current.layout);
         // The manifest does not name this directory, so if it exists it is a re-slice that
         // crashed before its switch (or an older layout): start it over from scratch.
         remove_dir_if_present(&target_dir)?;
         create_dir_durably(&target_dir)?;
-        write_tiles(geometry, &target_dir, &tiles)?;
-        target.write(&manifest_path)?;
+        write_regions(geometry, &target_dir, &tiles, Merge::No)?;
+        current.write(&manifest_path)?;
         tracing::info!(
             board_dir = %self.board_dir.display(),
             from = %stored.layout,
-            to = %target.layout,
+            to = %current.layout,
             tiles = tiles.len(),
             "re-sliced board snapshot"
         );
-        self.clean_up(&target, &[]);
+        self.clean_up(&current, &[]);
         Ok(tiles)
     }
 
@@ -291,7 +309,12 @@ impl BoardStore {
         }
         let manifest_path = self.manifest_path();
         let (manifest, first_save) = match Manifest::read(&manifest_path)? {
-            Some(m) if m.geometry == geometry => (m, false),
+            Some(m) if m == Manifest::for_geometry(geometry) => (m, false),
+            Some(m) if m.geometry == geometry => {
+                return Err(StorageError::Unconverted {
+                    path: manifest_path,
+                });
+            }
             Some(m) => {
                 return Err(StorageError::GeometryMismatch {
                     path: manifest_path,
@@ -310,7 +333,7 @@ impl BoardStore {
             create_dir_durably(&dir)?;
             manifest.write(&manifest_path)?;
         }
-        write_tiles(geometry, &dir, tiles)
+        write_regions(geometry, &dir, tiles, Merge::Existing)
     }
 
     /// Best-effort removal of leftovers: `.tmp` files and layout directories other than the
@@ -406,7 +429,7 @@ fn check_snapshot(
     snapshot: &TileSnapshot,
 ) -> Result<(), StorageError> {
     let tile = snapshot.tile;
-    let path = || dir.join(tile_file_name(tile));
+    let path = || dir.join(region_file_name(region_of(geometry, tile)));
     if geometry
         .tile(u32::from(tile.tx), u32::from(tile.ty))
         .is_none()
@@ -430,37 +453,66 @@ fn check_snapshot(
     Ok(())
 }
 
-/// Replaces the file of each tile, crash-safely and in four steps: every new file is written
-/// as `<name>.tmp`; one `syncfs` makes them all durable; each is renamed over its tile file; one
-/// directory fsync makes the renames durable. A crash before the renames leaves only `.tmp`
-/// leftovers beside the old files; after, each rename is atomic and its data already on disk.
-/// (One fsync per file instead cost a passing snapshot of a 16384² board 46,000 fsyncs.)
-fn write_tiles(
+/// Whether a region's file is rewritten from the given tiles alone, or from them and the tiles
+/// its current file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Merge {
+    /// The given tiles are every tile of the board with data (a fresh layout directory).
+    No,
+    /// The given tiles are the dirty ones; the others of their regions are in the current files.
+    Existing,
+}
+
+/// Replaces the file of each region holding one of `tiles`, crash-safely and in four steps:
+/// every new file is written as `<name>.tmp`; one `syncfs` makes them all durable; each is
+/// renamed over its region file; one directory fsync makes the renames durable. A crash before
+/// the renames leaves only `.tmp` leftovers beside the old files; after, each rename is atomic
+/// and its data already on disk. If a tile appears twice, the later one is written.
+fn write_regions(
     geometry: BoardGeometry,
     dir: &Path,
     tiles: &[TileSnapshot],
+    merge: Merge,
 ) -> Result<(), StorageError> {
-    let files: Vec<(&TileSnapshot, PathBuf, PathBuf)> = tiles
-        .iter()
-        .map(|snapshot| {
-            let path = dir.join(tile_file_name(snapshot.tile));
-            (snapshot, tmp_path(&path), path)
+    let mut regions: BTreeMap<RegionCoord, BTreeMap<(u16, u16), &TileSnapshot>> = BTreeMap::new();
+    for snapshot in tiles {
+        let tile = snapshot.tile;
+        regions
+            .entry(region_of(geometry, tile))
+            .or_default()
+            .insert((tile.ty, tile.tx), snapshot);
+    }
+    let files: Vec<_> = regions
+        .into_iter()
+        .map(|(region, dirty)| {
+            let path = dir.join(region_file_name(region));
+            (region, dirty, tmp_path(&path), path)
         })
         .collect();
     let written = FilesystemSync::begin(dir).and_then(|sync| {
-        in_parallel(&files, WRITE_THREADS, |(snapshot, tmp, _)| {
-            write_unsynced(tmp, &tile_file::encode(geometry, snapshot))
+        in_parallel(&files, WRITE_THREADS, |(region, dirty, tmp, path)| {
+            let kept = match merge {
+                Merge::No => Vec::new(),
+                Merge::Existing => read_region_if_present(path, geometry, *region)?,
+            };
+            let mut all: BTreeMap<(u16, u16), &TileSnapshot> = kept
+                .iter()
+                .map(|snapshot| ((snapshot.tile.ty, snapshot.tile.tx), snapshot))
+                .collect();
+            all.extend(dirty.iter().map(|(key, snapshot)| (*key, *snapshot)));
+            let records: Vec<&TileSnapshot> = all.into_values().collect();
+            write_unsynced(tmp, &region_file::encode(geometry, *region, &records))
         })?;
-        sync.finish(files.iter().map(|(_, tmp, _)| tmp.as_path()))
+        sync.finish(files.iter().map(|(_, _, tmp, _)| tmp.as_path()))
     });
     if let Err(e) = written {
         // Best effort: leftovers are harmless (load ignores and removes them).
-        for (_, tmp, _) in &files {
+        for (_, _, tmp, _) in &files {
             let _ = fs::remove_file(tmp);
         }
         return Err(e);
     }
-    for (_, tmp, path) in &files {
+    for (_, _, tmp, path) in &files {
         fs::rename(tmp, path).map_err(|source| StorageError::Io {
             path: path.clone(),
             action: "rename a temporary file over",
@@ -470,19 +522,17 @@ fn write_tiles(
     sync_dir(dir)
 }
 
-// A board is one small file per tile (65,536 for a 16384 x 16384 board in 64-pixel tiles).
-// Reading them at start costs disk latency on a cold cache, not CPU, so many threads keep the
-// disk's queue full. Writing them (unsynced, see `write_tiles`) costs CPU in the kernel, beside
-// live traffic, and threads creating files in one directory contend for its lock.
+// A 16384 x 16384 board in 64-pixel tiles is 256 region files of 1 MiB (65,536 files of 4 KiB
+// in the older layout). Reading them at start costs disk latency on a cold cache, not CPU, so
+// several threads keep the disk's queue full. Writing them (unsynced, see `write_regions`) costs
+// CPU beside live traffic.
 
-/// Threads reading tile files at start, before the server takes connections, with nothing else
-/// to disturb: a cold load of that board (`cargo bench --bench restore`, BENCHMARKS.md) took
-/// 2.0 s on 8 threads, 1.3 s on 32 and 1.2 s on 64 or 128.
+/// Threads reading files at start, before the server takes connections, with nothing else to
+/// disturb. For one file per tile a cold load of that board (`cargo bench --bench restore`,
+/// BENCHMARKS.md) took 2.0 s on 8 threads, 1.3 s on 32 and 1.2 s on 64 or 128.
 const READ_THREADS: usize = 64;
-/// Threads writing tile files in a snapshot pass. One: with 8, a profile of the uniform 16384²
-/// benchmark (`perf record` of the server) had 13% of its samples spinning on the directory's
-/// lock (`rwsem_spin_on_owner`) and another 15% in ext4's inode allocation; a pass is
-/// background work, and one thread bounds it to one core.
+/// Threads writing region files in a snapshot pass. One: a pass is background work beside live
+/// traffic, and one thread bounds it to one core.
 const WRITE_THREADS: usize = 1;
 
 /// Runs `work` on every item over `threads` threads, collecting results in item order; the
@@ -512,37 +562,77 @@ fn in_parallel<T: Sync, R: Send>(
     })
 }
 
-/// Reads every listed tile, in parallel; the first error in listing order wins.
+/// Reads every listed tile file (the older layout), in parallel; the first error in listing
+/// order wins.
 fn read_tiles(
     listing: &[(TileCoord, PathBuf)],
     geometry: BoardGeometry,
 ) -> Result<Vec<TileSnapshot>, StorageError> {
     in_parallel(listing, READ_THREADS, |(tile, path)| {
-        read_tile(path, geometry, *tile)
+        let bytes = read_capped(path, tile_file::max_file_len(geometry))?;
+        tile_file::decode(&bytes, geometry, *tile).map_err(|reason| StorageError::Corrupt {
+            path: path.to_owned(),
+            reason,
+        })
     })
 }
 
-/// Reads and validates the file of `tile`.
-fn read_tile(
+/// Reads every listed region file, in parallel; returns their tiles in row order. The first
+/// error in listing order wins.
+fn read_regions(
+    listing: &[(RegionCoord, PathBuf)],
+    geometry: BoardGeometry,
+) -> Result<Vec<TileSnapshot>, StorageError> {
+    let regions = in_parallel(listing, READ_THREADS, |(region, path)| {
+        read_region(path, geometry, *region)
+    })?;
+    let mut tiles: Vec<TileSnapshot> = regions.into_iter().flatten().collect();
+    tiles.sort_by_key(|snapshot| (snapshot.tile.ty, snapshot.tile.tx));
+    Ok(tiles)
+}
+
+/// Reads and validates the file of `region`.
+fn read_region(
     path: &Path,
     geometry: BoardGeometry,
-    tile: TileCoord,
-) -> Result<TileSnapshot, StorageError> {
+    region: RegionCoord,
+) -> Result<Vec<TileSnapshot>, StorageError> {
+    let bytes = read_capped(path, region_file::max_file_len(geometry))?;
+    region_file::decode(&bytes, geometry, region).map_err(|reason| StorageError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// The tiles of `region`'s file; none if it has no file yet.
+fn read_region_if_present(
+    path: &Path,
+    geometry: BoardGeometry,
+    region: RegionCoord,
+) -> Result<Vec<TileSnapshot>, StorageError> {
+    match read_region(path, geometry, region) {
+        Err(StorageError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Ok(Vec::new())
+        }
+        result => result,
+    }
+}
+
+/// The bytes of the file at `path`, reading at most one byte past `max_len`: enough to report a
+/// file as too long, so a huge corrupt file costs no more memory than a valid one. Sized up
+/// front, so a valid file takes one read call rather than a series of growing ones.
+fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>, StorageError> {
     let io_err = |source| StorageError::Io {
         path: path.to_owned(),
         action: "read",
         source,
     };
     let file = File::open(path).map_err(io_err)?;
-    // One byte past the largest valid file is enough to report it as too long. Sized up front,
-    // so a valid file takes one read call rather than a series of growing ones.
-    let limit = tile_file::max_file_len(geometry) + 1;
-    let mut bytes = Vec::with_capacity(limit as usize);
+    let limit = max_len + 1;
+    let mut bytes =
+        Vec::with_capacity(limit.min(file.metadata().map_or(limit, |m| m.len() + 1)) as usize);
     file.take(limit).read_to_end(&mut bytes).map_err(io_err)?;
-    tile_file::decode(&bytes, geometry, tile).map_err(|reason| StorageError::Corrupt {
-        path: path.to_owned(),
-        reason,
-    })
+    Ok(bytes)
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<(), StorageError> {

@@ -117,11 +117,26 @@ fn store() -> (tempfile::TempDir, BoardStore) {
     (dir, store)
 }
 
-fn tile_path(store: &BoardStore, g: BoardGeometry, tx: u16, ty: u16) -> PathBuf {
+fn layout_dir(store: &BoardStore, g: BoardGeometry) -> PathBuf {
     store
         .board_dir()
-        .join(layout::layout_dir_name(g))
-        .join(format!("{tx}-{ty}.tile"))
+        .join(layout::layout_dir_name(g, LayoutKind::Regions))
+}
+
+fn region_path(store: &BoardStore, g: BoardGeometry, rx: u16, ry: u16) -> PathBuf {
+    layout_dir(store, g).join(format!("{rx}-{ry}.region"))
+}
+
+/// The reason of a damaged record: `reason` must be about record `index` of a region file.
+fn record_reason(reason: &Corruption, index: usize) -> &Corruption {
+    match reason {
+        Corruption::RegionRecord {
+            index: found,
+            reason,
+            ..
+        } if *found == index => reason,
+        other => panic!("expected damage to record {index}, got: {other}"),
+    }
 }
 
 #[test]
@@ -136,10 +151,10 @@ fn save_then_load_round_trips() {
 
     let manifest = fs::read_to_string(store.board_dir().join("manifest.json")).expect("manifest");
     assert!(
-        manifest.contains("\"layout\": \"w100-h70-t16\""),
+        manifest.contains("\"layout\": \"w100-h70-t16-r64\""),
         "{manifest}"
     );
-    assert!(tile_path(&store, g, 6, 4).is_file());
+    assert!(region_path(&store, g, 0, 0).is_file());
 
     // Saving a tile again replaces it.
     let mut newer = tiles[3].clone();
@@ -166,12 +181,96 @@ fn missing_directory_or_manifest_is_a_blank_board() {
     );
 }
 
-/// Saves a board, damages the file of tile (1, 0), and returns the load error and that path.
+#[test]
+fn saving_dirty_tiles_keeps_the_other_tiles_of_their_regions() {
+    let (_dir, store) = store();
+    // 132 x 3 tiles in regions of 64 x 64 tiles: three regions, the last one partial.
+    let g = geo(2100, 40, 16);
+    assert_eq!(region_file::region_edge(g), 64);
+    let board = paint(g, 11, 4);
+    let mut tiles = cut(g, &board);
+    // Every other tile first, then the rest, then a few again with new contents: each save
+    // rewrites the regions it touches and must keep what they already held.
+    let (even, odd): (Vec<_>, Vec<_>) = tiles.iter().cloned().partition(|t| t.tile.tx % 2 == 0);
+    store.save(g, &even).expect("save even columns");
+    assert_eq!(store.load(g, BG).expect("load"), even);
+    store.save(g, &odd).expect("save odd columns");
+    assert_eq!(store.load(g, BG).expect("load"), tiles);
+    for i in [0, 70, tiles.len() - 1] {
+        tiles[i].version += 100;
+        tiles[i].pixels.fill(3);
+    }
+    let changed = [
+        tiles[0].clone(),
+        tiles[70].clone(),
+        tiles[tiles.len() - 1].clone(),
+    ];
+    store.save(g, &changed).expect("save three");
+    assert_eq!(store.load(g, BG).expect("load"), tiles);
+    let files: Vec<_> = layout::list_dir(&layout_dir(&store, g))
+        .expect("list")
+        .iter()
+        .map(|e| e.file_name().into_string().expect("utf-8"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(files, ["0-0.region", "1-0.region", "2-0.region"]);
+}
+
+#[test]
+fn the_one_file_per_tile_layout_of_earlier_versions_is_converted() {
+    for to in [geo(200, 150, 32), geo(200, 150, 64)] {
+        let (_dir, store) = store();
+        let from = geo(200, 150, 32);
+        let board = paint(from, 12, 3);
+        let tiles = cut(from, &board);
+        // What an earlier version wrote: manifest format 1 and a `.tile` file per tile.
+        let old_dir = store.board_dir().join("w200-h150-t32");
+        fs::create_dir_all(&old_dir).expect("mkdir");
+        for t in tiles.iter().filter(|t| t.tile.tx != 1) {
+            let name = layout::tile_file_name(t.tile);
+            fs::write(old_dir.join(name), tile_file::encode(from, t)).expect("tile");
+        }
+        let manifest = store.board_dir().join("manifest.json");
+        let old =
+            r#"{"format":1,"width":200,"height":150,"tile_size":32,"layout":"w200-h150-t32"}"#;
+        fs::write(&manifest, old).expect("manifest");
+        let err = store
+            .save(from, &tiles[..1])
+            .expect_err("save before conversion");
+        assert!(
+            matches!(&err, StorageError::Unconverted { path } if *path == manifest),
+            "{err}"
+        );
+
+        let saved: Vec<_> = tiles.iter().filter(|t| t.tile.tx != 1).cloned().collect();
+        let expected = assemble(from, &saved);
+        let loaded = store.load(to, BG).expect("converted");
+        assert_eq!(assemble(to, &loaded), expected);
+        if to == from {
+            assert_eq!(loaded, saved, "same geometry: tiles and versions unchanged");
+        }
+        assert_eq!(store.load(to, BG).expect("reload"), loaded);
+        assert!(
+            !old_dir.exists(),
+            "the old layout is removed once converted"
+        );
+        let text = fs::read_to_string(&manifest).expect("manifest");
+        assert!(text.contains("\"format\": 2"), "{text}");
+        assert_eq!(
+            layout::layout_dirs(store.board_dir()).expect("list"),
+            vec![layout_dir(&store, to)]
+        );
+    }
+}
+
+/// Saves a board of four tiles (one region), damages the region file, and returns the load
+/// error and that path.
 fn load_after_damage(damage: impl FnOnce(&mut Vec<u8>)) -> (StorageError, PathBuf) {
     let (_dir, store) = store();
     let g = geo(64, 64, 32);
     store.save(g, &cut(g, &paint(g, 2, 2))).expect("save");
-    let path = tile_path(&store, g, 1, 0);
+    let path = region_path(&store, g, 0, 0);
     let mut bytes = fs::read(&path).expect("read");
     damage(&mut bytes);
     fs::write(&path, bytes).expect("write damaged");
@@ -183,19 +282,36 @@ fn load_after_damage(damage: impl FnOnce(&mut Vec<u8>)) -> (StorageError, PathBu
 
 #[test]
 fn wrong_checksum_is_an_error_naming_the_file() {
+    // Byte 100 is a pixel of the first record (32 bytes of region header, 36 of tile header).
     let (err, path) = load_after_damage(|b| b[100] ^= 1);
+    assert!(
+        matches!(
+            record_reason(corruption_of(&err, &path), 0),
+            Corruption::Checksum { .. }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("0-0.region"), "{err}");
+    assert!(
+        err.to_string().contains("tile record 0 at byte 32"),
+        "{err}"
+    );
+    // The region header has its own checksum.
+    let (err, path) = load_after_damage(|b| b[26] ^= 1);
     assert!(
         matches!(corruption_of(&err, &path), Corruption::Checksum { .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("1-0.tile"), "{err}");
 }
 
 #[test]
 fn truncated_file_is_an_error_naming_the_file() {
     let (err, path) = load_after_damage(|b| b.truncate(b.len() - 10));
     assert!(
-        matches!(corruption_of(&err, &path), Corruption::Length { .. }),
+        matches!(
+            record_reason(corruption_of(&err, &path), 3),
+            Corruption::Length { .. }
+        ),
         "{err}"
     );
     let (err, path) = load_after_damage(Vec::clear);
@@ -218,40 +334,52 @@ fn bad_magic_is_an_error_naming_the_file() {
 }
 
 #[test]
-fn misplaced_tile_files_are_errors_naming_the_file() {
+fn misplaced_region_files_are_errors_naming_the_file() {
     let (_dir, store) = store();
-    let g = geo(64, 64, 32);
+    let g = geo(2048, 32, 16); // 128 x 2 tiles: regions (0, 0) and (1, 0).
     store.save(g, &cut(g, &paint(g, 3, 2))).expect("save");
 
-    // A tile renamed to another tile's name.
-    let (a, b) = (tile_path(&store, g, 0, 0), tile_path(&store, g, 1, 1));
+    // A region renamed to another region's name.
+    let (a, b) = (region_path(&store, g, 0, 0), region_path(&store, g, 1, 0));
     fs::copy(&a, &b).expect("copy");
-    let err = store.load(g, BG).expect_err("renamed tile");
+    let err = store.load(g, BG).expect_err("renamed region");
     assert!(
-        matches!(corruption_of(&err, &b), Corruption::TileMismatch { .. }),
+        matches!(corruption_of(&err, &b), Corruption::RegionMismatch { .. }),
         "{err}"
     );
 
-    // A tile copied in from a board of another geometry.
-    let other = geo(64, 48, 32);
-    let foreign = cut(other, &paint(other, 4, 2)).swap_remove(3);
-    fs::write(&b, tile_file::encode(other, &foreign)).expect("plant foreign tile");
-    let err = store.load(g, BG).expect_err("foreign tile");
+    // A region copied in from a board of another geometry.
+    let other = geo(2048, 48, 16);
+    let foreign_tiles = cut(other, &paint(other, 4, 2));
+    let foreign: Vec<&TileSnapshot> = foreign_tiles
+        .iter()
+        .filter(|t| t.tile.tx >= 64 && t.tile.ty == 0)
+        .collect();
+    let region = region_file::RegionCoord { rx: 1, ry: 0 };
+    fs::write(&b, region_file::encode(other, region, &foreign)).expect("plant foreign region");
+    let err = store.load(g, BG).expect_err("foreign region");
     assert!(
         matches!(corruption_of(&err, &b), Corruption::BoardMismatch { .. }),
         "{err}"
     );
 
-    // A tile name off the board, and a malformed tile name.
+    // A region name off the board, and a malformed region name.
     fs::remove_file(&b).expect("remove");
-    for name in ["2-0.tile", "01-1.tile"] {
-        let bad = store.board_dir().join("w64-h64-t32").join(name);
+    type Check = fn(&Corruption) -> bool;
+    let cases: [(&str, Check); 3] = [
+        ("2-0.region", |r| {
+            matches!(r, Corruption::RegionOffBoard { rx: 2, ry: 0 })
+        }),
+        ("0-1.region", |r| {
+            matches!(r, Corruption::RegionOffBoard { rx: 0, ry: 1 })
+        }),
+        ("01-0.region", |r| matches!(r, Corruption::FileName { .. })),
+    ];
+    for (name, check) in cases {
+        let bad = layout_dir(&store, g).join(name);
         fs::copy(&a, &bad).expect("copy");
         let err = store.load(g, BG).expect_err("bad name");
-        assert!(
-            matches!(&err, StorageError::Corrupt { path, .. } if *path == bad),
-            "{err}"
-        );
+        assert!(check(corruption_of(&err, &bad)), "{name}: {err}");
         fs::remove_file(&bad).expect("remove");
     }
     assert!(store.load(g, BG).is_ok());
@@ -283,7 +411,7 @@ fn lost_manifest_or_layout_is_an_error_not_a_blank_board() {
     );
 
     fs::write(&manifest, saved).expect("restore manifest");
-    let layout = store.board_dir().join("w64-h64-t32");
+    let layout = store.board_dir().join("w64-h64-t32-r32");
     fs::remove_dir_all(&layout).expect("remove layout");
     let err = store.load(g, BG).expect_err("missing layout");
     assert!(
@@ -331,10 +459,7 @@ fn check_reslice(from: BoardGeometry, to: BoardGeometry) {
     // The switch is complete: reloading reads the new layout, the old one is gone.
     assert_eq!(store.load(to, BG).expect("reload"), new_tiles);
     let dirs = layout::layout_dirs(store.board_dir()).expect("list");
-    assert_eq!(
-        dirs,
-        vec![store.board_dir().join(layout::layout_dir_name(to))]
-    );
+    assert_eq!(dirs, vec![layout_dir(&store, to)]);
 }
 
 #[test]
@@ -410,11 +535,12 @@ fn leftover_tmp_files_are_ignored_and_removed() {
     // A crash mid-save leaves `<name>.tmp` next to the good old file; a crash before the first
     // rename leaves one with no final file at all; a crash mid-manifest-write leaves its .tmp.
     let leftovers = [
-        tmp_path(&tile_path(&store, g, 1, 1)),
-        store.board_dir().join("w64-h64-t32").join("9-9.tile.tmp"),
+        tmp_path(&region_path(&store, g, 0, 0)),
+        layout_dir(&store, g).join("9-9.region.tmp"),
         store.board_dir().join("manifest.json.tmp"),
     ];
-    fs::write(&leftovers[0], &tile_file::encode(g, &tiles[3])[..50]).expect("torn tmp");
+    let region = fs::read(region_path(&store, g, 0, 0)).expect("read region");
+    fs::write(&leftovers[0], &region[..50]).expect("torn tmp");
     fs::write(&leftovers[1], b"garbage").expect("orphan tmp");
     fs::write(&leftovers[2], b"{\"form").expect("torn manifest tmp");
 
@@ -432,10 +558,10 @@ fn half_written_layout_from_a_crashed_reslice_is_discarded() {
     store.save(from, &cut(from, &board)).expect("save");
     // A re-slice to `to` that crashed before switching the manifest: a partial, even corrupt,
     // target directory. So does an unrelated stale layout left by an older geometry.
-    let half = store.board_dir().join("w64-h64-t16");
+    let half = layout_dir(&store, to);
     fs::create_dir(&half).expect("mkdir");
-    fs::write(half.join("0-0.tile"), b"torn").expect("torn tile");
-    fs::write(half.join("1-0.tile.tmp"), b"torn").expect("torn tmp");
+    fs::write(half.join("0-0.region"), b"torn").expect("torn region");
+    fs::write(half.join("1-0.region.tmp"), b"torn").expect("torn tmp");
     let stale = store.board_dir().join("w32-h32-t16");
     fs::create_dir(&stale).expect("mkdir");
     fs::write(stale.join("0-0.tile"), b"old").expect("stale tile");
@@ -452,7 +578,7 @@ fn half_written_layout_from_a_crashed_reslice_is_discarded() {
 
     // And a re-slice over a half-written target starts it over.
     fs::create_dir(&half).expect("mkdir");
-    fs::write(half.join("0-0.tile"), b"torn").expect("torn tile");
+    fs::write(half.join("0-0.region"), b"torn").expect("torn region");
     assert_eq!(assemble(to, &store.load(to, BG).expect("re-slice")), board);
     assert_eq!(assemble(to, &store.load(to, BG).expect("reload")), board);
 }
@@ -464,9 +590,10 @@ fn corrupt_old_tile_aborts_reslice_without_changes() {
     store
         .save(from, &cut(from, &paint(from, 9, 2)))
         .expect("save");
-    let path = tile_path(&store, from, 1, 1);
+    let path = region_path(&store, from, 0, 0);
     let mut bytes = fs::read(&path).expect("read");
-    bytes[40] ^= 0xff;
+    let last = bytes.len() - 100; // a pixel of the last tile record
+    bytes[last] ^= 0xff;
     fs::write(&path, bytes).expect("damage");
     let before = tree(dir.path());
     let err = store.load(to, BG).expect_err("corrupt old tile");

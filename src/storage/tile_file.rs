@@ -44,26 +44,43 @@ pub fn max_file_len(geometry: BoardGeometry) -> u64 {
 /// The bytes of the file of `snapshot`. The caller has checked that the tile is on the board and
 /// its pixel count matches its rectangle.
 pub fn encode(geometry: BoardGeometry, snapshot: &TileSnapshot) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER_LEN + snapshot.pixels.len() + CRC_LEN);
+    encode_into(geometry, snapshot, &mut bytes);
+    bytes
+}
+
+/// Appends the bytes of the file of `snapshot` to `out` (a region file is a run of them).
+pub fn encode_into(geometry: BoardGeometry, snapshot: &TileSnapshot, out: &mut Vec<u8>) {
     let rect = geometry.tile_rect(snapshot.tile);
     debug_assert_eq!(snapshot.pixels.len() as u64, rect.area());
-    let mut bytes = Vec::with_capacity(HEADER_LEN + snapshot.pixels.len() + CRC_LEN);
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(&FORMAT.to_le_bytes());
-    bytes.extend_from_slice(&0u16.to_le_bytes());
-    bytes.extend_from_slice(&geometry.width().to_le_bytes());
-    bytes.extend_from_slice(&geometry.height().to_le_bytes());
-    bytes.extend_from_slice(&geometry.tile_size().to_le_bytes());
-    bytes.extend_from_slice(&snapshot.tile.tx.to_le_bytes());
-    bytes.extend_from_slice(&snapshot.tile.ty.to_le_bytes());
+    let start = out.len();
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&geometry.width().to_le_bytes());
+    out.extend_from_slice(&geometry.height().to_le_bytes());
+    out.extend_from_slice(&geometry.tile_size().to_le_bytes());
+    out.extend_from_slice(&snapshot.tile.tx.to_le_bytes());
+    out.extend_from_slice(&snapshot.tile.ty.to_le_bytes());
     // Tile edges are at most MAX_TILE_SIZE (1024), so they fit a u16.
-    bytes.extend_from_slice(&(rect.width as u16).to_le_bytes());
-    bytes.extend_from_slice(&(rect.height as u16).to_le_bytes());
-    bytes.extend_from_slice(&snapshot.version.to_le_bytes());
-    debug_assert_eq!(bytes.len(), HEADER_LEN);
-    bytes.extend_from_slice(&snapshot.pixels);
-    let crc = crc32fast::hash(&bytes);
-    bytes.extend_from_slice(&crc.to_le_bytes());
-    bytes
+    out.extend_from_slice(&(rect.width as u16).to_le_bytes());
+    out.extend_from_slice(&(rect.height as u16).to_le_bytes());
+    out.extend_from_slice(&snapshot.version.to_le_bytes());
+    debug_assert_eq!(out.len() - start, HEADER_LEN);
+    out.extend_from_slice(&snapshot.pixels);
+    let crc = crc32fast::hash(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// The tile a tile file's header names, `(tx, ty)`, if `bytes` holds a header; read before the
+/// file is validated, to know how long the file must be (a region file is a run of them).
+pub fn named_tile(bytes: &[u8]) -> Option<(u16, u16)> {
+    if bytes.len() < HEADER_LEN {
+        return None;
+    }
+    let tx = array(bytes, 20).map(u16::from_le_bytes)?;
+    let ty = array(bytes, 22).map(u16::from_le_bytes)?;
+    Some((tx, ty))
 }
 
 /// Parses and validates the file of tile `expected` (named by its file name) of `geometry`.
@@ -81,7 +98,10 @@ pub fn decode(
         min,
     })?;
     if magic != MAGIC {
-        return Err(Corruption::BadMagic { found: magic });
+        return Err(Corruption::BadMagic {
+            found: magic,
+            expected: MAGIC,
+        });
     }
     if bytes.len() < min {
         return Err(Corruption::TooShort {

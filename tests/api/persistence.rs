@@ -57,13 +57,13 @@ async fn whole_board(app: &TestApp) -> Client {
     viewer
 }
 
-fn tile_files(dir: &Path) -> Vec<PathBuf> {
+fn region_files(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "tile") {
+            } else if path.extension().is_some_and(|e| e == "region") {
                 out.push(path);
             }
         }
@@ -106,30 +106,32 @@ async fn dirty_tiles_are_snapshotted_periodically_without_a_stop() {
     )
     .await
     .unwrap();
-    assert!(tile_files(dir.path()).is_empty());
+    assert!(region_files(dir.path()).is_empty());
     let mut painter = app.connect().await;
 
     painter.paint(1, 70, 70, 3).await;
     assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
 
     let deadline = tokio::time::Instant::now() + crate::helpers::PATIENCE;
-    while tile_files(dir.path()).is_empty() {
+    while region_files(dir.path()).is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "no snapshot was written"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let files = tile_files(dir.path());
-    assert_eq!(files.len(), 1, "only the dirty tile is written: {files:?}");
-    assert!(
-        files[0]
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("1-1"),
-        "{files:?}"
+    let files = region_files(dir.path());
+    assert_eq!(files.len(), 1, "one region holds the board: {files:?}");
+    assert!(files[0].ends_with("0-0.region"), "{files:?}");
+    // Only the dirty tile is written: the region file's tile count (bytes 26..28, see
+    // src/storage/region_file.rs) is 1, and its one record is tile (1, 1) (bytes 20..24 of the
+    // record, which starts at byte 32).
+    let bytes = std::fs::read(&files[0]).unwrap();
+    assert_eq!(&bytes[26..28], &[1, 0], "tile count");
+    assert_eq!(
+        &bytes[32 + 20..32 + 24],
+        &[1, 0, 1, 0],
+        "the record is tile (1, 1)"
     );
     app.stop().await;
 }
@@ -205,7 +207,7 @@ async fn a_corrupt_snapshot_is_refused_with_the_file_named() {
     let app = spawn_app_in(dir.path(), SMALL_BOARD).await.unwrap();
     paint_pattern(&app).await;
     app.stop().await;
-    let files = tile_files(dir.path());
+    let files = region_files(dir.path());
     assert!(!files.is_empty());
 
     // Act: flip one pixel byte in one file, truncate another.
@@ -315,7 +317,7 @@ async fn every_acknowledged_paint_survives_kill_9_even_with_a_new_tile_size() {
     child.wait().unwrap();
     let data = dir.path().join("data");
     assert!(
-        tile_files(&data).is_empty(),
+        region_files(&data).is_empty(),
         "no snapshot ran, so only the journal can restore the paint"
     );
     let restarted = SMALL_BOARD.replace("tile_size = 64", "tile_size = 32");
