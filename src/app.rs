@@ -69,6 +69,9 @@ impl Application {
         .workers(workers)
         // actix-web's own per-worker cap must not undercut ours; ours answers with a clear 503.
         .max_connections(max_connections.saturating_add(1024))
+        // Frames are small and timed: with Nagle's algorithm a frame written while the previous
+        // one is unacknowledged waits for that ACK, which the client may delay by up to 40 ms.
+        .tcp_nodelay(true)
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
         // actix-server stops the whole System on a signal, arbiters and tile actors included,
         // before the final snapshot could read them; `run_until_stopped` handles signals itself.
