@@ -304,16 +304,18 @@ async fn snapshot_all(
         // Segments may go only if every tile answered: a tile that did not may hold their paints.
         let compact = sealed.filter(|_| unanswered == 0);
         let result = in_background(move || {
+            let started = std::time::Instant::now();
             let store: &BoardStore = &stores[store_index];
             store.save(geometry, &snaps)?;
-            match compact {
-                Some(sealed) => journal.delete_through(sealed),
-                None => Ok(0),
-            }
+            let segments = match compact {
+                Some(sealed) => journal.delete_through(sealed)?,
+                None => 0,
+            };
+            Ok::<_, StorageError>((segments, started.elapsed()))
         })
         .await;
         match result {
-            Some(Ok(segments)) => {
+            Some(Ok((segments, took))) => {
                 for (i, version) in indices.into_iter().zip(versions) {
                     board.tiles()[i].do_send(MarkSaved { version });
                 }
@@ -322,6 +324,7 @@ async fn snapshot_all(
                     board = board.id(),
                     tiles = written,
                     segments,
+                    write_ms = took.as_millis() as u64,
                     "snapshot written, journal compacted"
                 );
             }
