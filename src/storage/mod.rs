@@ -283,7 +283,7 @@ impl BoardStore {
         // crashed before its switch (or an older layout): start it over from scratch.
         remove_dir_if_present(&target_dir)?;
         create_dir_durably(&target_dir)?;
-        write_regions(geometry, &target_dir, &tiles, Merge::No)?;
+        write_regions(geometry, &target_dir, &tiles)?;
         current.write(&manifest_path)?;
         tracing::info!(
             board_dir = %self.board_dir.display(),
@@ -333,7 +333,7 @@ impl BoardStore {
             create_dir_durably(&dir)?;
             manifest.write(&manifest_path)?;
         }
-        write_regions(geometry, &dir, tiles, Merge::Existing)
+        write_regions(geometry, &dir, tiles)
     }
 
     /// Best-effort removal of leftovers: `.tmp` files and layout directories other than the
@@ -453,17 +453,8 @@ fn check_snapshot(
     Ok(())
 }
 
-/// Whether a region's file is rewritten from the given tiles alone, or from them and the tiles
-/// its current file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Merge {
-    /// The given tiles are every tile of the board with data (a fresh layout directory).
-    No,
-    /// The given tiles are the dirty ones; the others of their regions are in the current files.
-    Existing,
-}
-
-/// Replaces the file of each region holding one of `tiles`, crash-safely and in four steps:
+/// Replaces the file of each region holding one of `tiles` with that region's current tiles
+/// (none in a fresh layout directory) updated by `tiles`, crash-safely and in four steps:
 /// every new file is written as `<name>.tmp`; one `syncfs` makes them all durable; each is
 /// renamed over its region file; one directory fsync makes the renames durable. A crash before
 /// the renames leaves only `.tmp` leftovers beside the old files; after, each rename is atomic
@@ -472,15 +463,14 @@ fn write_regions(
     geometry: BoardGeometry,
     dir: &Path,
     tiles: &[TileSnapshot],
-    merge: Merge,
 ) -> Result<(), StorageError> {
-    let mut regions: BTreeMap<RegionCoord, BTreeMap<(u16, u16), &TileSnapshot>> = BTreeMap::new();
+    // Keyed by row-major tile index, so each region's tiles come out in the order its file wants.
+    let mut regions: BTreeMap<RegionCoord, BTreeMap<usize, &TileSnapshot>> = BTreeMap::new();
     for snapshot in tiles {
-        let tile = snapshot.tile;
         regions
-            .entry(region_of(geometry, tile))
+            .entry(region_of(geometry, snapshot.tile))
             .or_default()
-            .insert((tile.ty, tile.tx), snapshot);
+            .insert(geometry.tile_index(snapshot.tile), snapshot);
     }
     let files: Vec<_> = regions
         .into_iter()
@@ -491,13 +481,10 @@ fn write_regions(
         .collect();
     let written = FilesystemSync::begin(dir).and_then(|sync| {
         in_parallel(&files, WRITE_THREADS, |(region, dirty, tmp, path)| {
-            let kept = match merge {
-                Merge::No => Vec::new(),
-                Merge::Existing => read_region_if_present(path, geometry, *region)?,
-            };
-            let mut all: BTreeMap<(u16, u16), &TileSnapshot> = kept
+            let kept = read_region_if_present(path, geometry, *region)?;
+            let mut all: BTreeMap<usize, &TileSnapshot> = kept
                 .iter()
-                .map(|snapshot| ((snapshot.tile.ty, snapshot.tile.tx), snapshot))
+                .map(|snapshot| (geometry.tile_index(snapshot.tile), snapshot))
                 .collect();
             all.extend(dirty.iter().map(|(key, snapshot)| (*key, *snapshot)));
             let records: Vec<&TileSnapshot> = all.into_values().collect();
@@ -587,7 +574,7 @@ fn read_regions(
         read_region(path, geometry, *region)
     })?;
     let mut tiles: Vec<TileSnapshot> = regions.into_iter().flatten().collect();
-    tiles.sort_by_key(|snapshot| (snapshot.tile.ty, snapshot.tile.tx));
+    tiles.sort_by_key(|snapshot| geometry.tile_index(snapshot.tile));
     Ok(tiles)
 }
 

@@ -29,7 +29,7 @@
 
 use std::fmt;
 
-use super::tile_file;
+use super::tile_file::{self, array, check_preamble};
 use super::{Corruption, TileSnapshot};
 use crate::geometry::{BoardGeometry, TileCoord};
 
@@ -88,7 +88,7 @@ pub fn encode(geometry: BoardGeometry, region: RegionCoord, tiles: &[&TileSnapsh
     debug_assert!(
         tiles
             .windows(2)
-            .all(|w| (w[0].tile.ty, w[0].tile.tx) < (w[1].tile.ty, w[1].tile.tx))
+            .all(|w| geometry.tile_index(w[0].tile) < geometry.tile_index(w[1].tile))
     );
     let body: usize = tiles
         .iter()
@@ -123,35 +123,9 @@ pub fn decode(
     geometry: BoardGeometry,
     expected: RegionCoord,
 ) -> Result<Vec<TileSnapshot>, Corruption> {
-    let magic: [u8; 4] = array(bytes, 0).ok_or(Corruption::TooShort {
-        len: bytes.len(),
-        min: HEADER_LEN,
-    })?;
-    if magic != MAGIC {
-        return Err(Corruption::BadMagic {
-            found: magic,
-            expected: MAGIC,
-        });
-    }
-    if bytes.len() < HEADER_LEN {
-        return Err(Corruption::TooShort {
-            len: bytes.len(),
-            min: HEADER_LEN,
-        });
-    }
+    check_preamble(bytes, MAGIC, HEADER_LEN, FORMAT)?;
     let u16_at = |at| array(bytes, at).map_or(0, u16::from_le_bytes);
     let u32_at = |at| array(bytes, at).map_or(0, u32::from_le_bytes);
-    let format = u16_at(4);
-    if format != FORMAT {
-        return Err(Corruption::UnsupportedFormat {
-            found: u32::from(format),
-            supported: u32::from(FORMAT),
-        });
-    }
-    let reserved = u16_at(6);
-    if reserved != 0 {
-        return Err(Corruption::Reserved { found: reserved });
-    }
     let (stored, computed) = (u32_at(28), crc32fast::hash(&bytes[..28]));
     if stored != computed {
         return Err(Corruption::Checksum { stored, computed });
@@ -176,7 +150,7 @@ pub fn decode(
     let count = usize::from(u16_at(26));
     let mut tiles = Vec::with_capacity(count);
     let mut offset = HEADER_LEN;
-    let mut previous: Option<(u16, u16)> = None;
+    let mut previous: Option<usize> = None;
     for index in 0..count {
         let rest = &bytes[offset..];
         let record_error = |reason| Corruption::RegionRecord {
@@ -194,10 +168,11 @@ pub fn decode(
             .tile(u32::from(tx), u32::from(ty))
             .filter(|&tile| region_of(geometry, tile) == expected)
             .ok_or_else(|| record_error(Corruption::TileNotInRegion { tx, ty }))?;
-        if previous.is_some_and(|p| p >= (ty, tx)) {
+        let index_on_board = geometry.tile_index(tile);
+        if previous.is_some_and(|p| p >= index_on_board) {
             return Err(record_error(Corruption::TileOrder { tx, ty }));
         }
-        previous = Some((ty, tx));
+        previous = Some(index_on_board);
         let rect = geometry.tile_rect(tile);
         let len = tile_file::file_len(rect.width, rect.height) as usize;
         // A cut-off record is passed whole, so the tile decoder reports it as a wrong length.
@@ -212,11 +187,6 @@ pub fn decode(
         });
     }
     Ok(tiles)
-}
-
-/// `N` bytes at `at`, if the slice is long enough.
-fn array<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
-    bytes.get(at..at.checked_add(N)?)?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -394,7 +364,11 @@ mod tests {
                 if matches!(*reason, Corruption::TileOrder { tx: 2, ty: 1 })
         ));
         let twice = encode_unchecked(g, r0, &[&a, &a]);
-        assert!(decode(&twice, g, r0).is_err(), "a tile twice");
+        assert!(matches!(
+            decode(&twice, g, r0).expect_err("a tile twice"),
+            Corruption::RegionRecord { index: 1, reason, .. }
+                if matches!(*reason, Corruption::TileOrder { tx: 3, ty: 1 })
+        ));
         let foreign = encode_unchecked(g, r0, &[&outside]);
         assert!(matches!(
             decode(&foreign, g, r0).expect_err("foreign"),

@@ -92,39 +92,12 @@ pub fn decode(
     geometry: BoardGeometry,
     expected: TileCoord,
 ) -> Result<TileSnapshot, Corruption> {
-    let min = HEADER_LEN + CRC_LEN;
-    let magic: [u8; 4] = array(bytes, 0).ok_or(Corruption::TooShort {
-        len: bytes.len(),
-        min,
-    })?;
-    if magic != MAGIC {
-        return Err(Corruption::BadMagic {
-            found: magic,
-            expected: MAGIC,
-        });
-    }
-    if bytes.len() < min {
-        return Err(Corruption::TooShort {
-            len: bytes.len(),
-            min,
-        });
-    }
+    check_preamble(bytes, MAGIC, HEADER_LEN + CRC_LEN, FORMAT)?;
     // From here on every fixed-offset read is within the header, which is known to be present.
     let u16_at = |at| array(bytes, at).map_or(0, u16::from_le_bytes);
     let u32_at = |at| array(bytes, at).map_or(0, u32::from_le_bytes);
     let u64_at = |at| array(bytes, at).map_or(0, u64::from_le_bytes);
 
-    let format = u16_at(4);
-    if format != FORMAT {
-        return Err(Corruption::UnsupportedFormat {
-            found: u32::from(format),
-            supported: u32::from(FORMAT),
-        });
-    }
-    let reserved = u16_at(6);
-    if reserved != 0 {
-        return Err(Corruption::Reserved { found: reserved });
-    }
     let (width, height) = (u16_at(24), u16_at(26));
     let expected_len = file_len(u32::from(width), u32::from(height));
     if bytes.len() as u64 != expected_len {
@@ -173,8 +146,48 @@ pub fn decode(
     })
 }
 
+/// The first checks of a tile or region file, whose first 8 bytes are laid out alike: the magic
+/// (a file shorter than it is too short), the minimum length `min`, the format version (bytes
+/// 4..6) and the reserved field (bytes 6..8).
+pub(super) fn check_preamble(
+    bytes: &[u8],
+    magic: [u8; 4],
+    min: usize,
+    format: u16,
+) -> Result<(), Corruption> {
+    let too_short = Corruption::TooShort {
+        len: bytes.len(),
+        min,
+    };
+    let found: [u8; 4] = array(bytes, 0).ok_or(too_short)?;
+    if found != magic {
+        return Err(Corruption::BadMagic {
+            found,
+            expected: magic,
+        });
+    }
+    if bytes.len() < min {
+        return Err(Corruption::TooShort {
+            len: bytes.len(),
+            min,
+        });
+    }
+    let found = array(bytes, 4).map_or(0, u16::from_le_bytes);
+    if found != format {
+        return Err(Corruption::UnsupportedFormat {
+            found: u32::from(found),
+            supported: u32::from(format),
+        });
+    }
+    let reserved = array(bytes, 6).map_or(0, u16::from_le_bytes);
+    if reserved != 0 {
+        return Err(Corruption::Reserved { found: reserved });
+    }
+    Ok(())
+}
+
 /// `N` bytes at `at`, if the slice is long enough.
-fn array<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+pub(super) fn array<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
     bytes.get(at..at.checked_add(N)?)?.try_into().ok()
 }
 
