@@ -21,8 +21,10 @@ use tokio::time::Instant;
 
 use super::clock::TickClock;
 use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
+use super::tick_barrier::EndTick;
 use super::tile::{SessionId, Subscribe, Subscription, Tile, Unsubscribe};
 use super::tile_buffer::TileBuffer;
+use super::write_schedule::WriteSchedule;
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::protocol::{self, ServerMessageView};
 
@@ -35,6 +37,8 @@ pub struct BoardFeed {
     /// Tile actors, row-major by `BoardGeometry::tile_index`.
     tiles: Vec<Addr<Tile>>,
     clock: TickClock,
+    /// Woken after each forwarded tick, so members write the feed's frame at once.
+    schedule: Arc<WriteSchedule>,
     /// Where the tiles queue their states and batches for the feed.
     inbox: Arc<FrameQueue>,
     /// The feed's subscription epoch at the tiles; a restart takes a new one.
@@ -61,6 +65,7 @@ impl BoardFeed {
         geometry: BoardGeometry,
         tiles: Vec<Addr<Tile>>,
         clock: TickClock,
+        schedule: Arc<WriteSchedule>,
     ) -> Self {
         let n = tiles.len();
         Self {
@@ -68,6 +73,7 @@ impl BoardFeed {
             geometry,
             tiles,
             clock,
+            schedule,
             // Each tile queues at most one batch a tick (two in the tick of the final snapshot)
             // and its state once: room for four ticks of every tile changing before a stalled feed
             // restarts.
@@ -103,8 +109,15 @@ impl BoardFeed {
     }
 
     /// One tick: applies what the tiles queued to the mirror and forwards the tick's updates as
-    /// one shared frame.
+    /// one shared frame, then wakes the sessions to write it.
     fn tick(&mut self) {
+        self.forward_tick();
+        // Every enlisted session, not only members: the barrier hands the end of a tick to the
+        // feeds (when there are any) so that it comes after their frames.
+        self.schedule.wake_enlisted();
+    }
+
+    fn forward_tick(&mut self) {
         let drained = self.inbox.drain();
         if drained.overflowed {
             return self.restart("its inbox overflowed");
@@ -194,7 +207,8 @@ impl BoardFeed {
 
     fn schedule_tick(&self, ctx: &mut Context<Self>) {
         let now = Instant::now();
-        let at = self.clock.next_feed_tick(now);
+        // The fallback for a tick whose end the barrier did not report (see `TickBarrier`).
+        let at = self.clock.next_session_write(now);
         ctx.run_later(at - now, |feed, ctx| {
             feed.tick();
             feed.schedule_tick(ctx);
@@ -213,6 +227,15 @@ impl Actor for BoardFeed {
     fn started(&mut self, ctx: &mut Self::Context) {
         self.subscribe_all();
         self.schedule_tick(ctx);
+    }
+}
+
+/// Every tile of the tick has flushed: forward it now rather than at the fallback boundary.
+impl Handler<EndTick> for BoardFeed {
+    type Result = ();
+
+    fn handle(&mut self, _: EndTick, _: &mut Self::Context) {
+        self.tick();
     }
 }
 

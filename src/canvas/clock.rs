@@ -6,10 +6,12 @@ use tokio::time::Instant;
 
 /// Tick boundaries shared by every tile and session of the process.
 ///
-/// Tiles flush at `origin + k * period`; sessions write at `origin + k * period + session_lag`.
-/// Aligning both to one clock is what gives each viewer one websocket frame per tick however
-/// many tiles it views: every tile's batch for tick `k` is queued before the session's write for
-/// tick `k`, which collects them all into one frame (several of at most 8 KiB if they are more).
+/// Tiles flush at `origin + k * period`; sessions write at `origin + k * period + session_lag`
+/// at the latest. Aligning both to one clock is what gives each viewer one websocket frame per
+/// tick however many tiles it views: every tile's batch for tick `k` is queued before the
+/// session's write for tick `k`, which collects them all into one frame (several of at most
+/// 8 KiB if they are more). Usually the write comes sooner: when the last tile due at tick `k`
+/// has flushed, the `TickBarrier` wakes the sessions at once, and the lag is only the fallback.
 #[derive(Debug, Clone, Copy)]
 pub struct TickClock {
     origin: Instant,
@@ -34,33 +36,29 @@ impl TickClock {
         self.period
     }
 
-    /// The first tile-flush boundary strictly after `now`.
-    pub fn next_tile_flush(&self, now: Instant) -> Instant {
+    /// The first tile-flush boundary strictly after `now`, and its tick index (what the
+    /// `TickBarrier` counts by).
+    pub fn next_tile_tick(&self, now: Instant) -> (u64, Instant) {
         self.next_boundary(now, Duration::ZERO)
     }
 
-    /// The first whole-board-feed boundary strictly after `now`: halfway between the tiles'
-    /// flush and the sessions' write, so the feed collects the tick's batches and hands its one
-    /// frame to its sessions before they write.
-    pub fn next_feed_tick(&self, now: Instant) -> Instant {
-        self.next_boundary(now, self.session_lag / 2)
-    }
-
-    /// The first session-write boundary strictly after `now`.
+    /// The first session-write boundary strictly after `now`: the latest a tick's frames wait.
+    /// The whole-board feed's fallback tick too (it wakes its members itself after forwarding).
     pub fn next_session_write(&self, now: Instant) -> Instant {
-        self.next_boundary(now, self.session_lag)
+        self.next_boundary(now, self.session_lag).1
     }
 
-    fn next_boundary(&self, now: Instant, offset: Duration) -> Instant {
+    fn next_boundary(&self, now: Instant, offset: Duration) -> (u64, Instant) {
         let base = self.origin + offset;
         if now < base {
-            return base;
+            return (0, base);
         }
         let elapsed = now.saturating_duration_since(base).as_nanos();
         let period = self.period.as_nanos().max(1);
         let ticks = elapsed / period + 1;
         // ticks * period fits u64 nanoseconds for ~584 years of uptime.
-        base + Duration::from_nanos((ticks * period) as u64)
+        let at = base + Duration::from_nanos((ticks * period) as u64);
+        (ticks as u64, at)
     }
 }
 
@@ -72,13 +70,15 @@ mod tests {
     fn boundaries_are_strictly_later_and_aligned() {
         let clock = TickClock::new(Duration::from_millis(20));
         let t0 = clock.origin;
-        assert_eq!(clock.next_tile_flush(t0), t0 + Duration::from_millis(20));
         assert_eq!(
-            clock.next_tile_flush(t0 + Duration::from_millis(21)),
-            t0 + Duration::from_millis(40)
+            clock.next_tile_tick(t0),
+            (1, t0 + Duration::from_millis(20))
+        );
+        assert_eq!(
+            clock.next_tile_tick(t0 + Duration::from_millis(21)),
+            (2, t0 + Duration::from_millis(40))
         );
         assert_eq!(clock.next_session_write(t0), t0 + Duration::from_millis(5));
-        assert_eq!(clock.next_feed_tick(t0), t0 + Duration::from_micros(2500));
         assert_eq!(
             clock.next_session_write(t0 + Duration::from_millis(5)),
             t0 + Duration::from_millis(25)

@@ -11,6 +11,7 @@ pub mod gather;
 pub mod overview;
 pub mod overview_refresh;
 pub mod supervisor;
+pub mod tick_barrier;
 pub mod tile;
 pub mod tile_buffer;
 pub mod write_schedule;
@@ -62,12 +63,16 @@ impl Rejection {
 }
 
 impl Canvas {
-    pub fn new(boards: Vec<Arc<Board>>, clock: TickClock) -> Self {
+    pub fn new(
+        boards: Vec<Arc<Board>>,
+        clock: TickClock,
+        write_schedule: Arc<write_schedule::WriteSchedule>,
+    ) -> Self {
         Self {
             boards,
             cooldowns: Cooldowns::default(),
             clock,
-            write_schedule: write_schedule::WriteSchedule::start(clock),
+            write_schedule,
         }
     }
 

@@ -14,8 +14,10 @@ use super::clock::TickClock;
 use super::gather::gather;
 use super::overview::Overview;
 use super::overview_refresh;
+use super::tick_barrier::TickBarrier;
 use super::tile::{BoardCounters, MarkSaved, TakeSnapshot, Tile};
 use super::tile_buffer::TileBuffer;
+use super::write_schedule::WriteSchedule;
 use crate::settings::Settings;
 use crate::storage::journal::Journal;
 use crate::storage::{BoardStore, StorageError, TileSnapshot};
@@ -62,10 +64,12 @@ impl Supervisor {
     /// Restores every board and starts its tiles. Blocking IO: called once at startup.
     pub fn start(settings: &Settings) -> Result<(Arc<Canvas>, Addr<Supervisor>), StartError> {
         let clock = TickClock::new(settings.server.tick);
+        let schedule = WriteSchedule::start(clock);
+        let barrier = Arc::new(TickBarrier::new(Arc::clone(&schedule)));
         let arbiters: Vec<Arbiter> = (0..settings.server.tile_arbiters)
             .map(|_| Arbiter::new())
             .collect();
-        let (boards, stores) = match start_boards(settings, &arbiters, clock) {
+        let (boards, stores) = match start_boards(settings, &arbiters, clock, &barrier) {
             Ok(started) => started,
             Err(e) => {
                 // Tiles already started on these arbiters die with them.
@@ -75,7 +79,13 @@ impl Supervisor {
                 return Err(e);
             }
         };
-        let canvas = Arc::new(Canvas::new(boards, clock));
+        barrier.set_feeds(
+            boards
+                .iter()
+                .filter_map(|board| board.feed().map(|feed| feed.clone().recipient()))
+                .collect(),
+        );
+        let canvas = Arc::new(Canvas::new(boards, clock, schedule));
         let supervisor = Supervisor {
             canvas: Arc::clone(&canvas),
             stores: Arc::new(stores),
@@ -103,6 +113,7 @@ fn start_boards(
     settings: &Settings,
     arbiters: &[Arbiter],
     clock: TickClock,
+    barrier: &Arc<TickBarrier>,
 ) -> Result<(Vec<Arc<Board>>, Vec<BoardStore>), StartError> {
     // One value per start, in every overview ETag: versions restart from the snapshots, so an
     // ETag of a previous run must never match.
@@ -185,11 +196,12 @@ fn start_boards(
                 .fetch_add(version, std::sync::atomic::Ordering::Relaxed);
             let buffer = TileBuffer::new(board_index, coord, rect, pixels, version);
             let tile_counters = Arc::clone(&counters);
+            let barrier = Arc::clone(barrier);
             // Round-robin: neighbouring tiles land on different cores, so a hotspot spreads.
             let arbiter = &arbiters[next_arbiter % arbiters.len()];
             next_arbiter += 1;
             let addr = Tile::start_in_arbiter(&arbiter.handle(), move |_| {
-                Tile::new(board_index, coord, buffer, clock, tile_counters)
+                Tile::new(board_index, coord, buffer, clock, barrier, tile_counters)
             });
             tiles.push(addr);
         }
@@ -218,8 +230,9 @@ fn start_boards(
             let arbiter = &arbiters[next_arbiter % arbiters.len()];
             next_arbiter += 1;
             let tiles = tiles.clone();
+            let schedule = Arc::clone(barrier.schedule());
             BoardFeed::start_in_arbiter(&arbiter.handle(), move |_| {
-                BoardFeed::new(board_index, geometry, tiles, clock)
+                BoardFeed::new(board_index, geometry, tiles, clock, schedule)
             })
         });
         let journal = Journal::open(&store.journal_dir(), geometry).map_err(restore_error)?;

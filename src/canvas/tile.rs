@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::changed_tiles::ChangedTiles;
 use super::clock::TickClock;
 use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
+use super::tick_barrier::TickBarrier;
 use super::tile_buffer::TileBuffer;
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::palette::Color;
@@ -47,6 +48,7 @@ pub struct Tile {
     buffer: TileBuffer,
     subscribers: HashMap<SessionId, Subscription>,
     clock: TickClock,
+    barrier: Arc<TickBarrier>,
     flush_scheduled: bool,
     /// Version last written to disk; the tile is dirty while `buffer.pending_version()` is ahead.
     saved_version: u64,
@@ -66,6 +68,7 @@ impl Tile {
         coord: TileCoord,
         buffer: TileBuffer,
         clock: TickClock,
+        barrier: Arc<TickBarrier>,
         counters: Arc<BoardCounters>,
     ) -> Self {
         let saved_version = buffer.version();
@@ -74,6 +77,7 @@ impl Tile {
             buffer,
             subscribers: HashMap::new(),
             clock,
+            barrier,
             flush_scheduled: false,
             saved_version,
             counters,
@@ -114,10 +118,13 @@ impl Tile {
         }
         self.flush_scheduled = true;
         let now = Instant::now();
-        let delay = self.clock.next_tile_flush(now) - now;
-        ctx.run_later(delay, |tile, _| {
+        let (tick, at) = self.clock.next_tile_tick(now);
+        self.barrier.expect(tick);
+        ctx.run_later(at - now, move |tile, _| {
             tile.flush_scheduled = false;
             tile.flush();
+            // After the pushes, so whoever the end of the tick wakes finds this batch queued.
+            tile.barrier.flushed(tick);
         });
     }
 }

@@ -18,6 +18,9 @@ use super::frame_queue::FrameQueue;
 pub struct WriteSchedule {
     /// Queues to wake at the next boundary, each once (a queue remembers that it is enlisted).
     enlisted: Mutex<Vec<Arc<FrameQueue>>>,
+    /// An empty list swapped in under the lock, so neither list reallocates from tick to tick.
+    /// Its own lock serialises the wakers (the write thread, the tick barrier, the feeds).
+    spare: Mutex<Vec<Arc<FrameQueue>>>,
 }
 
 impl WriteSchedule {
@@ -39,10 +42,11 @@ impl WriteSchedule {
         self.enlisted.lock().push(queue);
     }
 
-    /// Wakes every enlisted session; returns how many were woken. `spare` is an empty list
-    /// swapped in under the lock, so neither list reallocates from tick to tick.
-    fn wake_enlisted(&self, spare: &mut Vec<Arc<FrameQueue>>) -> usize {
-        std::mem::swap(&mut *self.enlisted.lock(), spare);
+    /// Wakes every enlisted session now; returns how many were woken. Called on the fixed
+    /// boundary by the write thread, and earlier by the end of a tick (`TickBarrier`).
+    pub fn wake_enlisted(&self) -> usize {
+        let mut spare = self.spare.lock();
+        std::mem::swap(&mut *self.enlisted.lock(), &mut *spare);
         for queue in spare.iter() {
             queue.wake();
         }
@@ -53,14 +57,13 @@ impl WriteSchedule {
 }
 
 fn run(schedule: &Weak<WriteSchedule>, clock: TickClock) {
-    let mut spare = Vec::new();
     loop {
         let now = tokio::time::Instant::now();
         let at = clock.next_session_write(now);
         std::thread::sleep(at.saturating_duration_since(now));
         match schedule.upgrade() {
             Some(schedule) => {
-                schedule.wake_enlisted(&mut spare);
+                schedule.wake_enlisted();
             }
             None => return,
         }
@@ -87,20 +90,11 @@ mod tests {
         queue.push(frame.clone());
         queue.push(frame);
         queue.request_write();
-        let mut spare = Vec::new();
-        assert_eq!(
-            schedule.wake_enlisted(&mut spare),
-            1,
-            "enlisted once per boundary"
-        );
+        assert_eq!(schedule.wake_enlisted(), 1, "enlisted once per boundary");
         tokio::time::timeout(Duration::from_secs(1), queue.ready())
             .await
             .expect("woken");
-        assert_eq!(
-            schedule.wake_enlisted(&mut spare),
-            0,
-            "woken once, then forgotten"
-        );
+        assert_eq!(schedule.wake_enlisted(), 0, "woken once, then forgotten");
     }
 
     #[tokio::test]

@@ -1,0 +1,163 @@
+//! The end of a tick, as soon as it happens: counts the tiles due to flush at each tick, and
+//! when the last of them has flushed, hands the tick on at once instead of waiting for the fixed
+//! session-write boundary.
+//!
+//! Why: the fixed boundary (`TickClock`'s session lag, a quarter tick) must leave room for the
+//! slowest tick, so on most ticks the batches sit queued for milliseconds after the last tile
+//! is done. Ending the tick when its last tile flushes takes that wait out of paint-to-viewer
+//! latency. The fixed timers stay as they were, as the fallback: nothing here is needed for a
+//! frame to go out, only for it to go out early. An early end that is wrong (a tile enlisting
+//! for a tick after the count already reached zero) only splits a tick into two frames.
+
+use std::sync::{Arc, OnceLock};
+
+use actix::prelude::*;
+use parking_lot::Mutex;
+
+use super::write_schedule::WriteSchedule;
+
+/// Ticks counted at once: the current one and any a busy arbiter is late with.
+const SLOTS: usize = 4;
+
+/// Sent to a whole-board feed when every tile of a tick has flushed: forward the tick now.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EndTick;
+
+pub struct TickBarrier {
+    /// Per slot (tick index modulo `SLOTS`): the tick it counts and its tiles yet to flush.
+    slots: Mutex<[(u64, u32); SLOTS]>,
+    schedule: Arc<WriteSchedule>,
+    /// The whole-board feeds, which forward the tick and then wake the sessions themselves (so
+    /// that their members are woken after the feed's frame is in their queues). Set once every
+    /// board has started; until then the barrier wakes the sessions directly.
+    feeds: OnceLock<Vec<Recipient<EndTick>>>,
+}
+
+impl TickBarrier {
+    pub fn new(schedule: Arc<WriteSchedule>) -> Self {
+        Self {
+            slots: Mutex::new([(u64::MAX, 0); SLOTS]),
+            schedule,
+            feeds: OnceLock::new(),
+        }
+    }
+
+    /// Where the sessions to wake at the end of a tick are enlisted.
+    pub fn schedule(&self) -> &Arc<WriteSchedule> {
+        &self.schedule
+    }
+
+    /// The feeds to end each tick through; called once, after the boards have started.
+    pub fn set_feeds(&self, feeds: Vec<Recipient<EndTick>>) {
+        if self.feeds.set(feeds).is_err() {
+            tracing::warn!("tick barrier feeds set twice; keeping the first");
+        }
+    }
+
+    /// A tile will flush at `tick`. Called once per tile and tick, before the tick's boundary.
+    pub fn expect(&self, tick: u64) {
+        let mut slots = self.slots.lock();
+        let slot = &mut slots[slot_of(tick)];
+        if slot.0 != tick {
+            // A slot still counting an older tick belongs to tiles that never flushed it (they
+            // stopped); that tick's fallback boundary has long passed.
+            *slot = (tick, 0);
+        }
+        slot.1 += 1;
+    }
+
+    /// A tile flushed its batch for `tick`; the last one ends the tick.
+    pub fn flushed(&self, tick: u64) {
+        if self.count_down(tick) {
+            self.end_tick();
+        }
+    }
+
+    /// Whether this flush was the tick's last.
+    fn count_down(&self, tick: u64) -> bool {
+        let mut slots = self.slots.lock();
+        let slot = &mut slots[slot_of(tick)];
+        if slot.0 != tick || slot.1 == 0 {
+            return false;
+        }
+        slot.1 -= 1;
+        slot.1 == 0
+    }
+
+    fn end_tick(&self) {
+        match self.feeds.get() {
+            Some(feeds) if !feeds.is_empty() => {
+                for feed in feeds {
+                    feed.do_send(EndTick);
+                }
+            }
+            _ => {
+                self.schedule.wake_enlisted();
+            }
+        }
+    }
+}
+
+fn slot_of(tick: u64) -> usize {
+    (tick % SLOTS as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::canvas::frame_queue::FrameQueue;
+
+    #[test]
+    fn the_last_flush_of_a_tick_ends_it_once() {
+        let barrier = TickBarrier::new(Arc::new(WriteSchedule::default()));
+        barrier.expect(7);
+        barrier.expect(7);
+        barrier.expect(8);
+        assert!(!barrier.count_down(7), "one of two tiles flushed");
+        assert!(barrier.count_down(8), "tick 8 had one tile");
+        assert!(barrier.count_down(7), "the second and last");
+        assert!(!barrier.count_down(7), "a tick ends once");
+    }
+
+    #[test]
+    fn ticks_are_counted_apart() {
+        let barrier = TickBarrier::new(Arc::new(WriteSchedule::default()));
+        barrier.expect(1);
+        barrier.expect(2);
+        barrier.expect(2);
+        assert!(!barrier.count_down(2));
+        assert!(
+            barrier.count_down(1),
+            "tick 1 ends whatever tick 2 is doing"
+        );
+        assert!(barrier.count_down(2));
+    }
+
+    #[test]
+    fn a_slot_left_by_stopped_tiles_is_reused() {
+        let barrier = TickBarrier::new(Arc::new(WriteSchedule::default()));
+        barrier.expect(3);
+        barrier.expect(3);
+        // Those tiles never flush tick 3; the slot's next tick starts from zero.
+        barrier.expect(3 + SLOTS as u64);
+        assert!(!barrier.count_down(3), "tick 3 is no longer counted");
+        assert!(barrier.count_down(3 + SLOTS as u64));
+    }
+
+    #[tokio::test]
+    async fn without_feeds_the_end_wakes_the_enlisted_sessions() {
+        let schedule = Arc::new(WriteSchedule::default());
+        let barrier = TickBarrier::new(Arc::clone(&schedule));
+        let queue = FrameQueue::with_schedule(4, Arc::clone(&schedule));
+        queue.request_write();
+        barrier.expect(5);
+        barrier.flushed(5);
+        tokio::time::timeout(Duration::from_secs(1), queue.ready())
+            .await
+            .expect("woken at the end of the tick");
+        assert_eq!(schedule.wake_enlisted(), 0, "and no longer enlisted");
+    }
+}
