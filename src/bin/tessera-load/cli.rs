@@ -62,6 +62,10 @@ pub struct Args {
     /// Seconds of painting before the measured window
     #[arg(long, default_value_t = 2.0)]
     pub warmup: f64,
+    /// Seconds viewers get, after the last one was started, to connect and receive their first
+    /// viewport's tile states; painting starts then, ready or not (the report counts the ready)
+    #[arg(long, default_value_t = 15.0)]
+    pub ready_timeout: f64,
     /// Seeds viewports, the hot region and the paint order
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -123,6 +127,13 @@ impl Args {
         }
         if !(self.warmup.is_finite() && self.warmup >= 0.0) {
             return invalid(format!("--warmup must be 0 or more, not {}", self.warmup));
+        }
+        // At least the 10 s a viewer's connection may take, so a slow connect is never cut off.
+        if !(self.ready_timeout.is_finite() && self.ready_timeout >= 10.0) {
+            return invalid(format!(
+                "--ready-timeout must be at least 10 seconds, not {}",
+                self.ready_timeout
+            ));
         }
         if !(self.zoom.is_finite() && self.zoom > 0.0) {
             return invalid(format!("--zoom must be positive, not {}", self.zoom));
@@ -299,5 +310,14 @@ mod tests {
         assert!(args(&["--pan-guard-ms", "3000"]).validate().is_err());
         assert_eq!(args(&["--protocol", "raw"]).board_size(), (1000, 1000));
         assert_eq!(args(&["--in-process"]).board_size(), (2048, 2048));
+    }
+
+    #[test]
+    fn the_ready_wait_covers_the_connect_timeout() {
+        assert_eq!(args(&[]).ready_timeout, 15.0);
+        assert!(args(&["--ready-timeout", "60"]).validate().is_ok());
+        let err = args(&["--ready-timeout", "5"]).validate().unwrap_err();
+        assert!(err.to_string().contains("--ready-timeout"), "{err}");
+        assert!(args(&["--ready-timeout", "NaN"]).validate().is_err());
     }
 }

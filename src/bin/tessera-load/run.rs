@@ -30,9 +30,6 @@ use crate::viewer::{self, Readiness, ViewerCounts, ViewerTask};
 
 /// Paint 0 is due this long after everyone is ready: time for the timeline to reach every task.
 const START_DELAY: Duration = Duration::from_millis(100);
-/// How long viewers get, after the last one was started, to connect and receive their first
-/// viewport's tile states (covers the 10 s connect timeout of the last ones).
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// After the window: how long painters that fell behind schedule may keep sending.
 const PAINTER_OVERRUN: Duration = Duration::from_secs(5);
 /// After the painters: how long deliveries still on their way are waited for.
@@ -58,7 +55,8 @@ const IN_PROCESS_SPARE_SESSIONS: usize = 16;
 /// for painters running late and stragglers.
 pub fn hard_deadline(args: &Args) -> Duration {
     let ramp = (args.sessions + args.painters) as f64 / args.connect_rate as f64;
-    Duration::from_secs_f64(args.warmup + args.duration + ramp) + READY_TIMEOUT + DEADLINE_MARGIN
+    Duration::from_secs_f64(args.warmup + args.duration + ramp + args.ready_timeout)
+        + DEADLINE_MARGIN
 }
 
 pub async fn run(args: &Args, painter_runtime: Handle) -> anyhow::Result<Report> {
@@ -419,7 +417,7 @@ async fn connect_viewers(ctx: &Arc<RunContext>, args: &Args, progress: &Progress
         counts.push(viewer_counts);
         show(&tally);
     }
-    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.ready_timeout);
     while tally.settled() < args.sessions {
         match tokio::time::timeout_at(deadline, ready_rx.recv()).await {
             Ok(Some(readiness)) => tally.add(readiness),
@@ -616,11 +614,10 @@ mod tests {
             "10",
             "--warmup",
             "2",
+            "--ready-timeout",
+            "40",
         ]);
         let d = hard_deadline(&args);
-        assert_eq!(
-            d,
-            Duration::from_secs(12 + 2) + READY_TIMEOUT + DEADLINE_MARGIN
-        );
+        assert_eq!(d, Duration::from_secs(12 + 2 + 40) + DEADLINE_MARGIN);
     }
 }
