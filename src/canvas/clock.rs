@@ -21,9 +21,10 @@ pub struct TickClock {
 
 impl TickClock {
     pub fn new(period: Duration) -> Self {
-        // A quarter tick lets the tile actors on every arbiter finish their fan-out for the tick
-        // before sessions write; 1 ms is the floor so a 1 ms tick still has a gap. A batch that
-        // misses it goes out with the next tick, never lost.
+        // The fallback for ticks whose end the barrier does not report: a quarter tick lets the
+        // tile actors on every arbiter finish their fan-out before sessions write; 1 ms is the
+        // floor so a 1 ms tick still has a gap. A batch that misses it goes out with the next
+        // tick, never lost.
         let session_lag = (period / 4).max(Duration::from_millis(1)).min(period);
         Self {
             origin: Instant::now(),

@@ -160,4 +160,41 @@ mod tests {
             .expect("woken at the end of the tick");
         assert_eq!(schedule.wake_enlisted(), 0, "and no longer enlisted");
     }
+
+    /// Stands in for a whole-board feed: reports each `EndTick` it gets.
+    struct Feed(tokio::sync::mpsc::UnboundedSender<()>);
+
+    impl Actor for Feed {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<EndTick> for Feed {
+        type Result = ();
+
+        fn handle(&mut self, _: EndTick, _: &mut Self::Context) {
+            let _ = self.0.send(());
+        }
+    }
+
+    #[test]
+    fn with_feeds_the_end_goes_to_them_and_leaves_the_waking_to_them() {
+        System::new().block_on(async {
+            let schedule = Arc::new(WriteSchedule::default());
+            let barrier = TickBarrier::new(Arc::clone(&schedule));
+            let (tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
+            barrier.set_feeds(vec![Feed(tx).start().recipient()]);
+            let queue = FrameQueue::with_schedule(4, Arc::clone(&schedule));
+            queue.request_write();
+            barrier.expect(9);
+            barrier.flushed(9);
+            tokio::time::timeout(Duration::from_secs(1), ended.recv())
+                .await
+                .expect("the feed is told the tick ended");
+            assert_eq!(
+                schedule.wake_enlisted(),
+                1,
+                "the barrier did not wake the session itself: the feed does, after its frame"
+            );
+        });
+    }
 }

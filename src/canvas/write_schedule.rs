@@ -1,11 +1,11 @@
-//! The sessions' write tick: one thread that, at each session-write boundary, wakes every session
-//! with something to send.
+//! The sessions' write tick: the list of sessions with something to send, woken once per tick
+//! by the end of the tick (`TickBarrier`), and at the latest by one thread on each
+//! session-write boundary.
 //!
 //! Why not a timer per session: a session woken by a tile's push would have to sleep again until
-//! the write boundary (so that one frame collects every tile of the tick), which costs a timer
+//! the tick is complete (so that one frame collects every tile of the tick), which costs a timer
 //! and a second wake-up of the actor per frame. Here the frame queues enlist themselves when
-//! they receive something, and this one thread wakes each enlisted session once, on the boundary,
-//! when it writes at once.
+//! they receive something, and each enlisted session is woken once, when it writes at once.
 
 use std::sync::{Arc, Weak};
 
@@ -16,7 +16,7 @@ use super::frame_queue::FrameQueue;
 
 #[derive(Debug, Default)]
 pub struct WriteSchedule {
-    /// Queues to wake at the next boundary, each once (a queue remembers that it is enlisted).
+    /// Queues to wake at the end of the tick, each once (a queue remembers that it is enlisted).
     enlisted: Mutex<Vec<Arc<FrameQueue>>>,
     /// An empty list swapped in under the lock, so neither list reallocates from tick to tick.
     /// Its own lock serialises the wakers (the write thread, the tick barrier, the feeds).
@@ -37,7 +37,7 @@ impl WriteSchedule {
         schedule
     }
 
-    /// Wake this queue's session at the next write boundary.
+    /// Wake this queue's session at the end of the tick (the write boundary at the latest).
     pub fn enlist(&self, queue: Arc<FrameQueue>) {
         self.enlisted.lock().push(queue);
     }

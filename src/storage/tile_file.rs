@@ -155,11 +155,11 @@ pub(super) fn check_preamble(
     min: usize,
     format: u16,
 ) -> Result<(), Corruption> {
-    let too_short = Corruption::TooShort {
+    let too_short = || Corruption::TooShort {
         len: bytes.len(),
         min,
     };
-    let found: [u8; 4] = array(bytes, 0).ok_or(too_short)?;
+    let found: [u8; 4] = array(bytes, 0).ok_or_else(too_short)?;
     if found != magic {
         return Err(Corruption::BadMagic {
             found,
@@ -167,10 +167,7 @@ pub(super) fn check_preamble(
         });
     }
     if bytes.len() < min {
-        return Err(Corruption::TooShort {
-            len: bytes.len(),
-            min,
-        });
+        return Err(too_short());
     }
     let found = array(bytes, 4).map_or(0, u16::from_le_bytes);
     if found != format {
