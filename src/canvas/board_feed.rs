@@ -12,7 +12,7 @@
 //! the same batches it forwards. A joining session gets the mirror's states, then every frame the
 //! feed forwards afterwards; both happen in the feed's own actor, so nothing falls between them.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use actix::prelude::*;

@@ -1,5 +1,6 @@
 //! The bounded queue between tile actors and one session: encoded tile frames waiting to be sent.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,6 +10,10 @@ use tokio::sync::Notify;
 
 use super::write_schedule::WriteSchedule;
 use crate::geometry::TileCoord;
+
+/// Frames' worth of allocation a queue keeps between drains: a tick's usual one or two, not a
+/// burst's.
+const RETAINED_FRAMES: usize = 4;
 
 /// Who queued a frame: which subscription of the session it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +148,20 @@ impl FrameQueue {
         }
     }
 
+    /// Moves everything queued to the back of `out`; returns whether the queue overflowed since
+    /// the last drain (then nothing is moved: the session must resynchronise). The queue keeps a
+    /// small allocation for the next tick's frames instead of handing a new `Vec` over each
+    /// time, so the steady state of one or two frames a tick allocates nothing.
+    pub fn drain_into(&self, out: &mut VecDeque<QueuedFrame>) -> bool {
+        let mut state = self.state.lock();
+        out.extend(state.frames.drain(..));
+        if state.frames.capacity() > RETAINED_FRAMES {
+            // After a burst (a new viewport's states): not kept by every idle session.
+            state.frames = Vec::new();
+        }
+        std::mem::take(&mut state.overflowed)
+    }
+
     /// Resolves when frames are waiting (or were, since the last drain).
     pub async fn ready(&self) {
         self.ready.notified().await
@@ -174,6 +193,49 @@ mod tests {
             vec![1, 2]
         );
         assert!(q.drain().frames.is_empty());
+    }
+
+    #[test]
+    fn drain_into_appends_in_order_and_keeps_only_a_small_allocation() {
+        let q = FrameQueue::new(64);
+        let mut out = VecDeque::from([frame(0)]);
+        for n in 1..=3 {
+            assert!(q.push(frame(n)));
+        }
+        assert!(!q.drain_into(&mut out));
+        assert_eq!(
+            out.iter().map(|f| f.bytes[0]).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
+        assert!(
+            q.state.lock().frames.capacity() > 0,
+            "kept for the next tick"
+        );
+        for n in 0..40 {
+            assert!(q.push(frame(n)));
+        }
+        out.clear();
+        assert!(!q.drain_into(&mut out));
+        assert_eq!(out.len(), 40);
+        assert_eq!(
+            q.state.lock().frames.capacity(),
+            0,
+            "a burst's allocation is freed"
+        );
+    }
+
+    #[test]
+    fn drain_into_reports_an_overflow_once_and_moves_nothing() {
+        let q = FrameQueue::new(2);
+        assert!(q.push(frame(1)));
+        assert!(q.push(frame(2)));
+        assert!(!q.push(frame(3)));
+        let mut out = VecDeque::new();
+        assert!(q.drain_into(&mut out));
+        assert!(out.is_empty());
+        assert!(q.push(frame(4)));
+        assert!(!q.drain_into(&mut out));
+        assert_eq!(out.len(), 1);
     }
 
     #[test]

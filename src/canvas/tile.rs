@@ -1,6 +1,6 @@
 //! The tile actor: owns one tile's pixels, version and subscribers, and fans out one batch a tick.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

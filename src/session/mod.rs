@@ -6,7 +6,7 @@ mod acks;
 pub mod outlet;
 pub mod rate_limit;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,6 +14,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use bytes::{Bytes, BytesMut};
+use foldhash::{HashMap, HashMapExt};
 use tokio::time::Instant;
 
 use crate::canvas::Canvas;
@@ -257,14 +258,12 @@ impl<O: Outlet> Session<O> {
             return;
         }
         self.release_acks();
-        let drained = self.queue.drain();
-        if drained.overflowed {
+        if self.queue.drain_into(&mut self.backlog) {
             self.backlog.clear();
             if !self.resync(ctx) {
                 return;
             }
         }
-        self.backlog.extend(drained.frames);
         if self.backlog.len() > self.queue.capacity() {
             // Behind by more than a whole queue even after spreading frames over ticks.
             self.backlog.clear();
