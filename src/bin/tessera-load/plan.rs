@@ -9,6 +9,7 @@
 //! run). The colour is the pass number, so `(x, y, colour)` names exactly one `k` for the first
 //! `palette_len * N` paints.
 
+use strength_reduce::StrengthReducedU64;
 use tessera::geometry::Rect;
 
 use crate::rng::Rng;
@@ -34,6 +35,9 @@ pub struct Pixel {
 #[derive(Debug, Clone, Copy)]
 pub struct AffinePermutation {
     n: u64,
+    /// `n` prepared for `%` by multiplication: every received pixel takes one modulus, and a
+    /// division would be the most expensive step of identifying it.
+    modulus: StrengthReducedU64,
     a: u64,
     b: u64,
     a_inverse: u64,
@@ -52,6 +56,7 @@ impl AffinePermutation {
         }
         Self {
             n,
+            modulus: StrengthReducedU64::new(n),
             a,
             b: offset % n,
             a_inverse: modular_inverse(a, n),
@@ -59,11 +64,21 @@ impl AffinePermutation {
     }
 
     pub fn apply(&self, k: u64) -> u64 {
-        self.mul_add(self.a, k % self.n, self.b)
+        self.mul_add(self.a, k % self.modulus, self.b)
     }
 
     pub fn invert(&self, index: u64) -> u64 {
-        let shifted = (index % self.n + self.n - self.b) % self.n;
+        let index = if index < self.n {
+            index
+        } else {
+            index % self.modulus
+        };
+        // (index - b) mod n, with both below n.
+        let shifted = if index >= self.b {
+            index - self.b
+        } else {
+            index + self.n - self.b
+        };
         self.mul_add(self.a_inverse, shifted, 0)
     }
 
@@ -72,7 +87,7 @@ impl AffinePermutation {
     /// than 128-bit division on the receive path; larger domains take the 128-bit path.
     fn mul_add(&self, x: u64, y: u64, z: u64) -> u64 {
         if self.n <= SMALL_DOMAIN {
-            (x * y + z) % self.n
+            (x * y + z) % self.modulus
         } else {
             ((u128::from(x) * u128::from(y) + u128::from(z)) % u128::from(self.n)) as u64
         }
