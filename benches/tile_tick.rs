@@ -9,7 +9,7 @@
 //!
 //! Run with `cargo bench --bench tile_tick`; see BENCHMARKS.md for results.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -330,14 +330,13 @@ fn update_bytes(rng: &mut XorShift, coord: TileCoord) -> Bytes {
 fn session_write(
     queue: &FrameQueue,
     board: Option<u16>,
-    subscriptions: &HashMap<TileCoord, u32>,
+    subscriptions: &foldhash::HashMap<TileCoord, u32>,
+    backlog: &mut VecDeque<QueuedFrame>,
     replies: &mut BytesMut,
 ) -> Option<Bytes> {
-    let drained = queue.drain();
-    assert!(!drained.overflowed, "a bench queue overflowed");
-    let current: Vec<Bytes> = drained
-        .frames
-        .into_iter()
+    assert!(!queue.drain_into(backlog), "a bench queue overflowed");
+    let current: Vec<Bytes> = backlog
+        .drain(..)
         .filter(|f| {
             Some(f.board) == board
                 && matches!(f.source, FrameSource::Tile(t) if subscriptions.get(&t) == Some(&f.epoch))
@@ -385,7 +384,7 @@ fn session_write_group(c: &mut Criterion) {
                 (coord, update_bytes(&mut rng, coord))
             })
             .collect();
-        let subscriptions: HashMap<TileCoord, u32> =
+        let subscriptions: foldhash::HashMap<TileCoord, u32> =
             frames.iter().map(|&(coord, _)| (coord, EPOCH)).collect();
         let queues: Vec<Arc<FrameQueue>> = (0..OVERVIEW_SESSIONS)
             .map(|_| session_queue(TILE_SIZE))
@@ -393,6 +392,7 @@ fn session_write_group(c: &mut Criterion) {
         group.throughput(Throughput::Elements(u64::from(k)));
         group.bench_with_input(BenchmarkId::from_parameter(k), &k, |b, _| {
             let mut replies = BytesMut::new();
+            let mut backlog = VecDeque::new();
             let mut next = 0;
             b.iter_batched(
                 || {
@@ -414,6 +414,7 @@ fn session_write_group(c: &mut Criterion) {
                         queue,
                         Some(BOARD),
                         &subscriptions,
+                        &mut backlog,
                         &mut replies,
                     ))
                 },
