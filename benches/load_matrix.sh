@@ -6,6 +6,7 @@
 #
 # Usage: benches/load_matrix.sh ITEM...     ITEM = p1 p2 p2long p2b p3 p3rep p3ext p3ext2 p4 p5 p6 (see the functions below)
 #        e.g. P3_RATES=8000 P3_KINDS=limit benches/load_matrix.sh p3;  P6_SESSIONS=1000 ... p6
+#        p6 overrides: P6_SESSIONS, P6_RATES, P6_SCENARIOS (lists), P6_READY (--ready-timeout)
 #        p3 ladder overrides: P3_NS="250 500 ..." (sessions to try), P3_LO (largest known pass)
 # Env:   OUT_DIR (default /tmp/e2e), WSPROBE (default ../shared/tools/wsprobe, built there),
 #        REPEAT (runs per point where a median is wanted, default 3),
@@ -251,11 +252,14 @@ p5() { # tile-size sweep, 2048x2048, 2,000 sessions, 4,000 paints/s, single runs
 }
 
 p6() { # scenario matrix, single runs, 2048x2048 default board; ceiling rows on a 1000x1000 raw board
+  # P6_READY=SECS: the generator's --ready-timeout for the tessera rows (default 15 s), which at
+  # thousands of sessions must cover 2-4 MiB of first states per viewer (BENCHMARKS.md, 6b).
   local n r sc
-  for n in ${P6_SESSIONS:-1000 5000 10000}; do for r in 1000 4000 8000; do
-    for sc in overview uniform hotspot pan; do
+  for n in ${P6_SESSIONS:-1000 5000 10000}; do for r in ${P6_RATES:-1000 4000 8000}; do
+    for sc in ${P6_SCENARIOS:-overview uniform hotspot pan}; do
       run p6 "tessera $sc sessions=$n rate=$r" tessera "$HI_LIMIT" -- \
-        --sessions "$n" --painters 20 --scenario "$sc" --paint-rate "$r" --duration 10 --warmup 3
+        --sessions "$n" --painters 20 --scenario "$sc" --paint-rate "$r" --duration 10 --warmup 3 \
+        ${P6_READY:+--ready-timeout "$P6_READY"}
     done
     run p6 "limit-server sessions=$n rate=$r" limit 20 -- --protocol raw \
       --sessions "$n" --painters 20 --scenario overview --paint-rate "$r" --duration 10 --warmup 3
