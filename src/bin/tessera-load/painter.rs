@@ -74,7 +74,8 @@ pub struct PainterTask {
     /// This painter's number, `0..painters`.
     pub index: u64,
     pub link: Link,
-    pub timeline: Timeline,
+    /// `None` until every viewer is ready; then when each paint is due.
+    pub timeline: watch::Receiver<Option<Timeline>>,
     pub counts: Arc<parking_lot::Mutex<PainterCounts>>,
     /// Becomes true when the run is over.
     pub stop: watch::Receiver<bool>,
@@ -84,11 +85,14 @@ pub async fn run(task: PainterTask) {
     let PainterTask {
         ctx,
         index,
-        link,
+        mut link,
         timeline,
         counts,
         mut stop,
     } = task;
+    let Some(timeline) = await_start(&mut link, timeline, &mut stop, &counts).await else {
+        return;
+    };
     let mut painter = Painter {
         seq: index,
         ctx,
@@ -123,6 +127,32 @@ pub async fn run(task: PainterTask) {
             }
         }
         painter.publish();
+    }
+}
+
+/// Waits for the start of painting while reading the connection: that answers the server's
+/// pings, without which it closes a client after 45 s of silence, and thousands of viewers can
+/// take longer than that to load their first states. Returns `None` if the run stops or the
+/// connection ends first (recorded as this painter's disconnect).
+async fn await_start(
+    link: &mut Link,
+    mut timeline: watch::Receiver<Option<Timeline>>,
+    stop: &mut watch::Receiver<bool>,
+    counts: &parking_lot::Mutex<PainterCounts>,
+) -> Option<Timeline> {
+    loop {
+        if let Some(timeline) = *timeline.borrow_and_update() {
+            return Some(timeline);
+        }
+        tokio::select! {
+            changed = timeline.changed() => changed.ok()?,
+            _ = stop.changed() => return None,
+            // Nothing the server sends before the first paint concerns the painter.
+            incoming = link.recv() => if let Incoming::Closed(code) = incoming {
+                counts.lock().disconnect = Some(code.unwrap_or(crate::viewer::ABNORMAL_CLOSURE));
+                return None;
+            },
+        }
     }
 }
 
@@ -258,6 +288,50 @@ impl Painter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A painter waiting for the viewers answers the server's pings (the server closes a silent
+    /// client after 45 s), and starts once the timeline is set. Fails if the wait does not read
+    /// the connection: the ping then stays unanswered.
+    #[tokio::test]
+    async fn a_waiting_painter_answers_pings_and_starts_with_the_timeline() {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(socket).await.unwrap();
+            ws.send(Message::Ping(b"alive?".to_vec().into()))
+                .await
+                .unwrap();
+            loop {
+                match tokio::time::timeout(std::time::Duration::from_secs(5), ws.next()).await {
+                    // The connection is handed back, so that it stays open.
+                    Ok(Some(Ok(Message::Pong(payload)))) => return (payload.to_vec(), ws),
+                    Ok(Some(Ok(_))) => continue,
+                    other => panic!("no pong from the waiting painter: {other:?}"),
+                }
+            }
+        });
+        let mut link = Link::Ws(Box::new(crate::transport::ws::connect(&url).await.unwrap()));
+        let (start, timeline) = watch::channel(None);
+        let (_stop, mut stop_rx) = watch::channel(false);
+        let counts = parking_lot::Mutex::new(PainterCounts::default());
+        let waiting = await_start(&mut link, timeline, &mut stop_rx, &counts);
+        let starting = async {
+            let (pong, ws) = server.await.unwrap();
+            assert_eq!(pong, b"alive?");
+            start.send(Some(Timeline::new(7, 100, 0, 10))).unwrap();
+            ws
+        };
+        let (started, _ws) = tokio::join!(waiting, starting);
+        assert_eq!(
+            started.map(|t| t.due(0)),
+            Some(Timeline::new(7, 100, 0, 10).due(0))
+        );
+        assert_eq!(counts.lock().disconnect, None);
+    }
 
     #[test]
     fn every_reject_reason_has_its_own_slot() {

@@ -99,8 +99,29 @@ pub async fn run(args: &Args, painter_runtime: Handle) -> anyhow::Result<Report>
         dup_check,
     });
 
-    // Painters first, so they never lose a connection slot to the viewers.
+    // Painters first, so they never lose a connection slot to the viewers. They run from the
+    // start, keeping their connections alive, and begin painting once the timeline is set.
     let painter_links = connect_painters(&ctx, &painter_runtime).await?;
+    let (start_painters, painter_start) = watch::channel(None);
+    let (stop, stop_rx) = watch::channel(false);
+    let painter_counts: Vec<_> = (0..args.painters)
+        .map(|_| Arc::new(Mutex::new(PainterCounts::default())))
+        .collect();
+    let painter_tasks: Vec<JoinHandle<()>> = painter_links
+        .into_iter()
+        .zip(&painter_counts)
+        .enumerate()
+        .map(|(index, (link, counts))| {
+            painter_runtime.spawn(painter::run(PainterTask {
+                ctx: Arc::clone(&ctx),
+                index: index as u64,
+                link,
+                timeline: painter_start.clone(),
+                counts: Arc::clone(counts),
+                stop: stop_rx.clone(),
+            }))
+        })
+        .collect();
     let fleet = connect_viewers(&ctx, args, &progress).await;
     if fleet.ready.connected == 0 {
         bail!(
@@ -116,25 +137,7 @@ pub async fn run(args: &Args, painter_runtime: Handle) -> anyhow::Result<Report>
         total,
     );
     let _ = fleet.timeline.send(Some(timeline));
-    let (stop, stop_rx) = watch::channel(false);
-    let painter_counts: Vec<_> = (0..args.painters)
-        .map(|_| Arc::new(Mutex::new(PainterCounts::default())))
-        .collect();
-    let painter_tasks: Vec<JoinHandle<()>> = painter_links
-        .into_iter()
-        .zip(&painter_counts)
-        .enumerate()
-        .map(|(index, (link, counts))| {
-            painter_runtime.spawn(painter::run(PainterTask {
-                ctx: Arc::clone(&ctx),
-                index: index as u64,
-                link,
-                timeline,
-                counts: Arc::clone(counts),
-                stop: stop_rx.clone(),
-            }))
-        })
-        .collect();
+    let _ = start_painters.send(Some(timeline));
 
     progress.phase("painting", total);
     // The bar counts paints sent while painting, deliveries received while waiting for them.
