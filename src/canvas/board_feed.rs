@@ -12,11 +12,12 @@
 //! the same batches it forwards. A joining session gets the mirror's states, then every frame the
 //! feed forwards afterwards; both happen in the feed's own actor, so nothing falls between them.
 
-use foldhash::{HashMap, HashMapExt};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
+use foldhash::{HashMap, HashMapExt};
 use tokio::time::Instant;
 
 use super::clock::TickClock;
@@ -118,14 +119,14 @@ impl BoardFeed {
     }
 
     fn forward_tick(&mut self) {
-        let drained = self.inbox.drain();
-        if drained.overflowed {
+        let mut frames = VecDeque::new();
+        if self.inbox.drain_into(&mut frames) {
             return self.restart("its inbox overflowed");
         }
         // With no member the tick only advances the mirror: nothing to forward.
         let forward = !self.members.is_empty();
         let mut updates = Vec::new();
-        for frame in drained.frames {
+        for frame in frames {
             let FrameSource::Tile(coord) = frame.source else {
                 continue;
             };

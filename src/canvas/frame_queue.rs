@@ -36,18 +36,10 @@ pub struct QueuedFrame {
     pub bytes: Bytes,
 }
 
-/// What the session takes out of its queue at each write.
-#[derive(Debug, Default)]
-pub struct Drained {
-    pub frames: Vec<QueuedFrame>,
-    /// The queue hit its capacity since the last drain and dropped frames: the session must
-    /// resynchronise every tile it views.
-    pub overflowed: bool,
-}
-
 /// A session's inbox for tile frames, shared by every tile it subscribes to.
 ///
-/// Tiles never wait on it: `push` takes a short lock (held only to push or swap a `Vec`) and
+/// Tiles never wait on it: `push` takes a short lock (held only to push, or to move the queued
+/// frames out) and
 /// never blocks on the session or the network. It is bounded: past `capacity` frames it drops
 /// everything, remembers that it overflowed, and refuses further frames until the session has
 /// drained it and resynchronised. The first frame (or write request) after a wake-up enlists
@@ -139,17 +131,8 @@ impl FrameQueue {
         self.capacity
     }
 
-    /// Takes everything queued.
-    pub fn drain(&self) -> Drained {
-        let mut state = self.state.lock();
-        Drained {
-            frames: std::mem::take(&mut state.frames),
-            overflowed: std::mem::take(&mut state.overflowed),
-        }
-    }
-
     /// Moves everything queued to the back of `out`; returns whether the queue overflowed since
-    /// the last drain (then nothing is moved: the session must resynchronise). The queue keeps a
+    /// the last drain (then nothing is moved: the reader must resynchronise every tile it views). The queue keeps a
     /// small allocation for the next tick's frames instead of handing a new `Vec` over each
     /// time, so the steady state of one or two frames a tick allocates nothing.
     pub fn drain_into(&self, out: &mut VecDeque<QueuedFrame>) -> bool {
@@ -182,20 +165,6 @@ mod tests {
     }
 
     #[test]
-    fn frames_come_out_in_push_order() {
-        let q = FrameQueue::new(4);
-        assert!(q.push(frame(1)));
-        assert!(q.push(frame(2)));
-        let d = q.drain();
-        assert!(!d.overflowed);
-        assert_eq!(
-            d.frames.iter().map(|f| f.bytes[0]).collect::<Vec<_>>(),
-            vec![1, 2]
-        );
-        assert!(q.drain().frames.is_empty());
-    }
-
-    #[test]
     fn drain_into_appends_in_order_and_keeps_only_a_small_allocation() {
         let q = FrameQueue::new(64);
         let mut out = VecDeque::from([frame(0)]);
@@ -207,6 +176,8 @@ mod tests {
             out.iter().map(|f| f.bytes[0]).collect::<Vec<_>>(),
             vec![0, 1, 2, 3]
         );
+        assert!(!q.drain_into(&mut out));
+        assert_eq!(out.len(), 4, "a second drain moves nothing");
         assert!(
             q.state.lock().frames.capacity() > 0,
             "kept for the next tick"
@@ -225,21 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn drain_into_reports_an_overflow_once_and_moves_nothing() {
-        let q = FrameQueue::new(2);
-        assert!(q.push(frame(1)));
-        assert!(q.push(frame(2)));
-        assert!(!q.push(frame(3)));
-        let mut out = VecDeque::new();
-        assert!(q.drain_into(&mut out));
-        assert!(out.is_empty());
-        assert!(q.push(frame(4)));
-        assert!(!q.drain_into(&mut out));
-        assert_eq!(out.len(), 1);
-    }
-
-    #[test]
-    fn overflow_drops_everything_until_drained() {
+    fn overflow_drops_everything_until_drained_and_is_reported_once() {
         let q = FrameQueue::new(2);
         assert!(q.push(frame(1)));
         assert!(q.push(frame(2)));
@@ -248,9 +205,11 @@ mod tests {
             !q.push(frame(4)),
             "refused until the session resynchronises"
         );
-        let d = q.drain();
-        assert!(d.overflowed);
-        assert!(d.frames.is_empty());
+        let mut out = VecDeque::new();
+        assert!(q.drain_into(&mut out));
+        assert!(out.is_empty(), "the dropped frames are not handed over");
         assert!(q.push(frame(5)));
+        assert!(!q.drain_into(&mut out), "reported once");
+        assert_eq!(out.len(), 1);
     }
 }

@@ -147,12 +147,18 @@ mod tests {
         assert!(barrier.count_down(3 + SLOTS as u64));
     }
 
-    #[tokio::test]
-    async fn without_feeds_the_end_wakes_the_enlisted_sessions() {
+    /// A barrier whose schedule has one session enlisted, as a tile's push leaves it.
+    fn barrier_with_an_enlisted_session() -> (Arc<WriteSchedule>, TickBarrier, Arc<FrameQueue>) {
         let schedule = Arc::new(WriteSchedule::default());
         let barrier = TickBarrier::new(Arc::clone(&schedule));
         let queue = FrameQueue::with_schedule(4, Arc::clone(&schedule));
         queue.request_write();
+        (schedule, barrier, queue)
+    }
+
+    #[tokio::test]
+    async fn without_feeds_the_end_wakes_the_enlisted_sessions() {
+        let (schedule, barrier, queue) = barrier_with_an_enlisted_session();
         barrier.expect(5);
         barrier.flushed(5);
         tokio::time::timeout(Duration::from_secs(1), queue.ready())
@@ -179,12 +185,9 @@ mod tests {
     #[test]
     fn with_feeds_the_end_goes_to_them_and_leaves_the_waking_to_them() {
         System::new().block_on(async {
-            let schedule = Arc::new(WriteSchedule::default());
-            let barrier = TickBarrier::new(Arc::clone(&schedule));
+            let (schedule, barrier, _queue) = barrier_with_an_enlisted_session();
             let (tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
             barrier.set_feeds(vec![Feed(tx).start().recipient()]);
-            let queue = FrameQueue::with_schedule(4, Arc::clone(&schedule));
-            queue.request_write();
             barrier.expect(9);
             barrier.flushed(9);
             tokio::time::timeout(Duration::from_secs(1), ended.recv())

@@ -1,11 +1,11 @@
 //! The tile actor: owns one tile's pixels, version and subscribers, and fans out one batch a tick.
 
-use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
 use bytes::Bytes;
+use foldhash::{HashMap, HashMapExt};
 use tokio::time::Instant;
 
 use super::changed_tiles::ChangedTiles;

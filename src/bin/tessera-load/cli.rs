@@ -128,10 +128,11 @@ impl Args {
         if !(self.warmup.is_finite() && self.warmup >= 0.0) {
             return invalid(format!("--warmup must be 0 or more, not {}", self.warmup));
         }
-        // At least the 10 s a viewer's connection may take, so a slow connect is never cut off.
-        if !(self.ready_timeout.is_finite() && self.ready_timeout >= 10.0) {
+        // At least the time a viewer's connection may take, so a slow connect is never cut off.
+        let open = crate::transport::OPEN_TIMEOUT.as_secs_f64();
+        if !(self.ready_timeout.is_finite() && self.ready_timeout >= open) {
             return invalid(format!(
-                "--ready-timeout must be at least 10 seconds, not {}",
+                "--ready-timeout must be at least {open} seconds, not {}",
                 self.ready_timeout
             ));
         }

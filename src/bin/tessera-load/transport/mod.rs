@@ -16,7 +16,7 @@ use ws::WsLink;
 
 /// Time allowed for connecting and receiving the server's greeting. Generous: a server accepting
 /// a ramp of thousands of connections on a busy machine can take seconds per handshake.
-const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What reading a connection produced.
 #[derive(Debug)]
