@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 
 use super::board_feed::BoardFeed;
 use super::overview::Overview;
-use super::tile::{BoardCounters, Tile};
+use super::tile::{BoardCounters, FlushDue, Tile, TileHandle};
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::protocol::BoardInfo;
 use crate::settings::BoardSettings;
@@ -18,8 +18,8 @@ pub struct Board {
     /// Position in the settings and in `Welcome.boards`; messages name the board by it.
     pub index: u16,
     pub settings: BoardSettings,
-    /// Tile actors, row-major by `BoardGeometry::tile_index`.
-    tiles: Vec<Addr<Tile>>,
+    /// Tile actors and their inboxes, row-major by `BoardGeometry::tile_index`.
+    tiles: Vec<TileHandle>,
     /// Serves the sessions that view the whole board, on boards small enough for that.
     feed: Option<Addr<BoardFeed>>,
     pub counters: Arc<BoardCounters>,
@@ -36,7 +36,7 @@ impl Board {
     pub fn new(
         index: u16,
         settings: BoardSettings,
-        tiles: Vec<Addr<Tile>>,
+        tiles: Vec<TileHandle>,
         feed: Option<Addr<BoardFeed>>,
         counters: Arc<BoardCounters>,
         journal: Arc<Journal>,
@@ -68,11 +68,33 @@ impl Board {
     }
 
     pub fn tile(&self, coord: TileCoord) -> &Addr<Tile> {
-        &self.tiles[self.settings.geometry.tile_index(coord)]
+        self.tile_at(self.settings.geometry.tile_index(coord))
     }
 
-    pub fn tiles(&self) -> &[Addr<Tile>] {
-        &self.tiles
+    /// The tile at `index` in `BoardGeometry::tile_index` order.
+    pub fn tile_at(&self, index: usize) -> &Addr<Tile> {
+        &self.tiles[index].addr
+    }
+
+    /// Queues a paint (`offset` from `BoardGeometry::locate`, `color` a palette index) in its
+    /// tile's inbox, applied at the tile's next tick. `false` when the tile is overloaded (its
+    /// inbox is full) or gone (shutdown).
+    pub fn queue_paint(&self, coord: TileCoord, offset: u32, color: u8) -> bool {
+        let tile = &self.tiles[self.settings.geometry.tile_index(coord)];
+        tile.inbox.push((offset, color), || {
+            // One wake per tile per tick, so the mailbox's capacity does not bound it.
+            // `connected` and `do_send` can race with the tile stopping at shutdown; a paint
+            // queued then is still in the journal and restored at the next start.
+            tile.addr.connected() && {
+                tile.addr.do_send(FlushDue);
+                true
+            }
+        })
+    }
+
+    /// Every tile actor, in `BoardGeometry::tile_index` order.
+    pub fn tiles(&self) -> impl ExactSizeIterator<Item = &Addr<Tile>> {
+        self.tiles.iter().map(|tile| &tile.addr)
     }
 
     pub fn journal(&self) -> &Arc<Journal> {

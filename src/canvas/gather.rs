@@ -43,7 +43,7 @@ macro_rules! gather_handler {
 
 /// Sends `make()` to each of `actors` and returns the replies in the same order; `None` for an
 /// actor that stopped before answering. A control message (`do_send`): the request is queued
-/// even in a full mailbox, behind the paints already there.
+/// even in a full mailbox.
 pub async fn gather<'a, A, M>(
     actors: impl IntoIterator<Item = &'a Addr<A>>,
     make: impl Fn() -> M,

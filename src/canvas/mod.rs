@@ -10,6 +10,7 @@ pub mod frame_queue;
 pub mod gather;
 pub mod overview;
 pub mod overview_refresh;
+pub mod paint_inbox;
 pub mod supervisor;
 pub mod tick_barrier;
 pub mod tile;
@@ -117,12 +118,13 @@ impl Canvas {
         }
     }
 
-    /// Checks a paint, queues it in its tile's mailbox and appends it to the journal, now,
+    /// Checks a paint, queues it in its tile's inbox and appends it to the journal, now,
     /// without waiting.
     ///
-    /// `try_send` either queues the paint at once or refuses it, so one client's paints reach a
-    /// tile in the order it sent them, and a tile's mailbox never grows past its capacity (an
-    /// awaited `send` would queue late and out of order once the mailbox is full). A queued paint
+    /// The inbox either queues the paint at once or refuses it, so one client's paints reach a
+    /// tile in the order it sent them, and an inbox never grows past its capacity (waiting for
+    /// room would queue late and out of order). Both happen under the journal's lock, so the
+    /// journal holds each tile's paints in the order the tile applies them. A queued paint
     /// is applied at the tile's next tick whether or not its sender is still connected. It is
     /// accepted once its ticket is durable: the journal's writer syncs within a few
     /// milliseconds (`COMMIT_INTERVAL` plus the sync), and a session answers at its next write.
@@ -160,14 +162,11 @@ impl Canvas {
             color: color.index(),
         };
         let queued = board_ref.journal().append(record, || {
-            board_ref
-                .tile(tile)
-                .try_send(tile::Paint { offset, color })
-                .is_ok()
+            board_ref.queue_paint(tile, offset, color.index())
         });
         match queued {
             Ok(Some(ticket)) => Ok(PaintTicket { board, ticket }),
-            // The tile is overloaded (its mailbox is full) or gone (shutdown), or the journal
+            // The tile is overloaded (its inbox is full) or gone (shutdown), or the journal
             // can no longer write: not applied.
             Ok(None) | Err(JournalFailed) => {
                 self.cooldowns.refund(user, board);

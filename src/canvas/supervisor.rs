@@ -14,8 +14,9 @@ use super::clock::TickClock;
 use super::gather::gather;
 use super::overview::Overview;
 use super::overview_refresh;
+use super::paint_inbox::PaintInbox;
 use super::tick_barrier::TickBarrier;
-use super::tile::{BoardCounters, MarkSaved, TakeSnapshot, Tile};
+use super::tile::{BoardCounters, MarkSaved, TakeSnapshot, Tile, TileHandle};
 use super::tile_buffer::TileBuffer;
 use super::write_schedule::WriteSchedule;
 use crate::settings::Settings;
@@ -200,10 +201,20 @@ fn start_boards(
             // Round-robin: neighbouring tiles land on different cores, so a hotspot spreads.
             let arbiter = &arbiters[next_arbiter % arbiters.len()];
             next_arbiter += 1;
+            let inbox = Arc::new(PaintInbox::default());
+            let tile_inbox = Arc::clone(&inbox);
             let addr = Tile::start_in_arbiter(&arbiter.handle(), move |_| {
-                Tile::new(board_index, coord, buffer, clock, barrier, tile_counters)
+                Tile::new(
+                    board_index,
+                    coord,
+                    buffer,
+                    tile_inbox,
+                    clock,
+                    barrier,
+                    tile_counters,
+                )
             });
-            tiles.push(addr);
+            tiles.push(TileHandle { addr, inbox });
         }
         if let Some(coord) = restored.keys().next() {
             return Err(StartError::TileMismatch {
@@ -229,7 +240,7 @@ fn start_boards(
         let feed = BoardFeed::wanted(&geometry, settings.limits.max_viewport_area).then(|| {
             let arbiter = &arbiters[next_arbiter % arbiters.len()];
             next_arbiter += 1;
-            let tiles = tiles.clone();
+            let tiles = tiles.iter().map(|tile| tile.addr.clone()).collect();
             let schedule = Arc::clone(barrier.schedule());
             BoardFeed::start_in_arbiter(&arbiter.handle(), move |_| {
                 BoardFeed::new(board_index, geometry, tiles, clock, schedule)
@@ -330,7 +341,7 @@ async fn snapshot_all(
         match result {
             Some(Ok((segments, took))) => {
                 for (i, version) in indices.into_iter().zip(versions) {
-                    board.tiles()[i].do_send(MarkSaved { version });
+                    board.tile_at(i).do_send(MarkSaved { version });
                 }
                 report.tiles_written += written;
                 tracing::debug!(

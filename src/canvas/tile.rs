@@ -11,19 +11,14 @@ use tokio::time::Instant;
 use super::changed_tiles::ChangedTiles;
 use super::clock::TickClock;
 use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
+use super::paint_inbox::{PaintInbox, QueuedPaint};
 use super::tick_barrier::TickBarrier;
 use super::tile_buffer::TileBuffer;
 use crate::geometry::{BoardGeometry, TileCoord};
-use crate::palette::Color;
 use crate::storage::TileSnapshot;
 
 /// A session's identity as a subscriber (its connection id).
 pub type SessionId = u64;
-
-/// Paints waiting in a tile's mailbox before further ones are refused as `Unavailable`. Sized
-/// for a hot tile at the target intake (64,000 paints/s crowding a few tiles is ~1,000 per tile
-/// per tick), so paints are refused only when a tile's core really cannot keep up.
-const MAILBOX_CAPACITY: usize = 1024;
 
 /// Counters shared by all tiles of a board.
 #[derive(Debug)]
@@ -46,6 +41,11 @@ impl BoardCounters {
 pub struct Tile {
     coord: TileCoord,
     buffer: TileBuffer,
+    /// Paints queued by sessions and HTTP (`Board::queue_paint`), moved into `buffer` at the
+    /// tick's flush or before a snapshot.
+    inbox: Arc<PaintInbox>,
+    /// The inbox's second buffer, empty between takes.
+    taken: Vec<QueuedPaint>,
     subscribers: HashMap<SessionId, Subscription>,
     clock: TickClock,
     barrier: Arc<TickBarrier>,
@@ -54,6 +54,12 @@ pub struct Tile {
     saved_version: u64,
     counters: Arc<BoardCounters>,
     board: u16,
+}
+
+/// A running tile as the rest of the server reaches it: its actor and its paint inbox.
+pub struct TileHandle {
+    pub addr: Addr<Tile>,
+    pub inbox: Arc<PaintInbox>,
 }
 
 /// One subscriber's queue and the epoch its frames carry (also the whole-board feed's members).
@@ -67,6 +73,7 @@ impl Tile {
         board: u16,
         coord: TileCoord,
         buffer: TileBuffer,
+        inbox: Arc<PaintInbox>,
         clock: TickClock,
         barrier: Arc<TickBarrier>,
         counters: Arc<BoardCounters>,
@@ -75,6 +82,8 @@ impl Tile {
         Self {
             coord,
             buffer,
+            inbox,
+            taken: Vec::new(),
             subscribers: HashMap::new(),
             clock,
             barrier,
@@ -83,6 +92,15 @@ impl Tile {
             counters,
             board,
         }
+    }
+
+    /// Queues the inbox's paints in the buffer, after every paint taken before them.
+    fn take_inbox(&mut self) {
+        self.inbox.take(&mut self.taken);
+        for &(offset, color) in &self.taken {
+            self.buffer.paint(offset, color);
+        }
+        self.taken.clear();
     }
 
     /// Applies the tick's paints and shares the one encoded update with every subscriber.
@@ -122,6 +140,7 @@ impl Tile {
         self.barrier.expect(tick);
         ctx.run_later(at - now, move |tile, _| {
             tile.flush_scheduled = false;
+            tile.take_inbox();
             tile.flush();
             // After the pushes, so whoever the end of the tick wakes finds this batch queued.
             tile.barrier.flushed(tick);
@@ -131,26 +150,18 @@ impl Tile {
 
 impl Actor for Tile {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-    }
 }
 
-/// Paint one pixel of this tile. Validated by the sender's types; applied at the next tick.
+/// The tile's inbox has paints: apply them at the next tick. Sent by the first paint queued
+/// since the tile last took its inbox (see `PaintInbox::push`).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Paint {
-    /// Row-major index inside the tile (from `BoardGeometry::locate`).
-    pub offset: u32,
-    pub color: Color,
-}
+pub struct FlushDue;
 
-impl Handler<Paint> for Tile {
+impl Handler<FlushDue> for Tile {
     type Result = ();
 
-    fn handle(&mut self, msg: Paint, ctx: &mut Self::Context) {
-        self.buffer.paint(msg.offset, msg.color.index());
+    fn handle(&mut self, _: FlushDue, ctx: &mut Self::Context) {
         self.schedule_flush(ctx);
     }
 }
@@ -229,6 +240,9 @@ impl Handler<TakeSnapshot> for Tile {
     type Result = Option<TileSnapshot>;
 
     fn handle(&mut self, _: TakeSnapshot, _: &mut Self::Context) -> Option<TileSnapshot> {
+        // The sealed journal segment holds every paint queued before the seal, and those are in
+        // the inbox if not yet in the buffer: queue them here, the flush still sends them.
+        self.take_inbox();
         if self.buffer.pending_version() <= self.saved_version {
             return None;
         }
@@ -256,5 +270,100 @@ impl Handler<MarkSaved> for Tile {
 
     fn handle(&mut self, msg: MarkSaved, _: &mut Self::Context) {
         self.saved_version = self.saved_version.max(msg.version);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::canvas::write_schedule::WriteSchedule;
+    use crate::geometry::Rect;
+
+    const EDGE: u32 = 16;
+
+    /// A 16 x 16 tile of colour 0 at version 0 on a 5 ms tick, and its inbox.
+    fn start_tile() -> (Addr<Tile>, Arc<PaintInbox>) {
+        let coord = TileCoord { tx: 0, ty: 0 };
+        let rect = Rect {
+            x: 0,
+            y: 0,
+            width: EDGE,
+            height: EDGE,
+        };
+        let buffer = TileBuffer::new(0, coord, rect, vec![0; (EDGE * EDGE) as usize], 0);
+        let geometry = BoardGeometry::new(EDGE, EDGE, EDGE).expect("valid geometry");
+        let inbox = Arc::new(PaintInbox::default());
+        let tile = Tile::new(
+            0,
+            coord,
+            buffer,
+            Arc::clone(&inbox),
+            TickClock::new(Duration::from_millis(5)),
+            Arc::new(TickBarrier::new(Arc::new(WriteSchedule::default()))),
+            Arc::new(BoardCounters::new(&geometry)),
+        );
+        (tile.start(), inbox)
+    }
+
+    #[test]
+    fn a_snapshot_holds_the_paints_still_in_the_inbox() {
+        System::new().block_on(async {
+            let (tile, inbox) = start_tile();
+            // Queued as `Board::queue_paint` does, but with no `FlushDue`: nothing flushes, as
+            // when the snapshot's request overtakes the tick.
+            assert!(inbox.push((5, 3), || true));
+            let snapshot = tile
+                .send(TakeSnapshot)
+                .await
+                .expect("tile running")
+                .expect("dirty: a paint is queued");
+            assert_eq!(snapshot.version, 1);
+            assert_eq!(snapshot.pixels[5], 3);
+            assert!(inbox.is_empty(), "taken, so the tick applies it once");
+            let flushed = tile.send(GetPixels).await.expect("tile running");
+            assert_eq!(flushed.version, 0, "subscribers still get it at the tick");
+        });
+    }
+
+    #[test]
+    fn one_wake_flushes_every_paint_queued_in_the_tick_as_one_batch() {
+        System::new().block_on(async {
+            let (tile, inbox) = start_tile();
+            let queue = FrameQueue::new(8);
+            tile.send(Subscribe {
+                session: 1,
+                epoch: 0,
+                queue: Arc::clone(&queue),
+            })
+            .await
+            .expect("tile running");
+            let wake = || {
+                tile.do_send(FlushDue);
+                true
+            };
+            for offset in 0..3 {
+                assert!(inbox.push((offset, 1), wake));
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while tile.send(GetPixels).await.expect("tile running").version < 3 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the queued paints were never applied"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let pixels = tile.send(GetPixels).await.expect("tile running").pixels;
+            assert_eq!(&pixels[..4], [1, 1, 1, 0]);
+            let mut frames = VecDeque::new();
+            queue.drain_into(&mut frames);
+            assert_eq!(
+                frames.len(),
+                2,
+                "the state, then one update for all three paints"
+            );
+        });
     }
 }

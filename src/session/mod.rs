@@ -429,8 +429,8 @@ impl<O: Outlet> Session<O> {
                 let epoch = self.take_epoch();
                 self.subscriptions.insert(tile, epoch);
                 // Subscribe again under a new epoch: the tile replaces the old subscription and
-                // queues its full state. Control messages use `do_send`, which cannot be refused
-                // by a full mailbox; they are bounded by the client's own rate limit.
+                // queues its full state. Control messages use `do_send`, which ignores the
+                // mailbox's capacity; they are bounded by the client's own rate limit.
                 board.tile(tile).do_send(Subscribe {
                     session: self.id,
                     epoch,

@@ -17,15 +17,15 @@
 //! # Why replay is correct
 //!
 //! A record is appended in the same critical section that queues the paint in its tile's
-//! mailbox, so the journal holds each tile's paints in the order the tile applies them. A paint
+//! inbox, so the journal holds each tile's paints in the order the tile applies them. A paint
 //! sets a pixel, so replaying any suffix of the journal over a snapshot that already holds part
 //! of it ends with every replayed pixel at its last journalled colour. (A snapshot may also hold
 //! a paint queued but not yet synced when the process died; replay can then set that pixel back
 //! to its previous journalled colour. Such a paint was never acknowledged.)
 //! A snapshot pass therefore:
 //! 1. *seals* the current segment (its records written and fsynced, a new segment opened);
-//! 2. asks every tile for its pixels: each tile's mailbox holds the sealed paints ahead of the
-//!    request, so the pixels include them;
+//! 2. asks every tile for its pixels: each tile has the sealed paints in its inbox or its buffer
+//!    when the request arrives, and takes its inbox before answering, so the pixels include them;
 //! 3. writes the dirty tiles durably;
 //! 4. deletes the sealed segments, oldest first, each deletion made durable before the next, so
 //!    a segment never outlives a newer one (replaying an old segment after a newer one is gone
