@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 
 use super::board_feed::BoardFeed;
 use super::overview::Overview;
-use super::tile::{BoardCounters, FlushDue, Tile, TileHandle};
+use super::tile::{BoardCounters, Tile, TileHandle};
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::protocol::BoardInfo;
 use crate::settings::BoardSettings;
@@ -81,15 +81,10 @@ impl Board {
     /// inbox is full) or gone (shutdown).
     pub fn queue_paint(&self, coord: TileCoord, offset: u32, color: u8) -> bool {
         let tile = &self.tiles[self.settings.geometry.tile_index(coord)];
-        tile.inbox.push((offset, color), || {
-            // One wake per tile per tick, so the mailbox's capacity does not bound it.
-            // `connected` and `do_send` can race with the tile stopping at shutdown; a paint
-            // queued then is still in the journal and restored at the next start.
-            tile.addr.connected() && {
-                tile.addr.do_send(FlushDue);
-                true
-            }
-        })
+        // A tile that stops at shutdown after this may never apply the paint; it is in the
+        // journal all the same and restored at the next start.
+        tile.inbox
+            .push((offset, color), || tile.tick.enlist(&tile.addr))
     }
 
     /// Every tile actor, in `BoardGeometry::tile_index` order.

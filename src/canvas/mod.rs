@@ -1,6 +1,7 @@
 //! The canvas: tile actors, the boards that route to them, the rules every paint passes, the
 //! overview pyramid of each board, and the supervisor that starts, restores and snapshots them.
 
+pub mod arbiter_tick;
 pub mod board;
 pub mod board_feed;
 pub mod changed_tiles;

@@ -2,8 +2,9 @@
 //!
 //! Paints used to travel as one actor message each, and every message to a tile whose arbiter
 //! was parked woke that thread (an `eventfd` write and a context switch per paint: at 64,000
-//! paints/s a tenth of the server's CPU). Through the inbox only the first paint of a tick wakes
-//! the tile, to schedule its flush; the rest wait under a lock the tile takes once per tick.
+//! paints/s a tenth of the server's CPU). Through the inbox only the first paint of a tick
+//! enlists the tile with its arbiter's tick (`ArbiterTick::enlist`); the rest wait under a lock
+//! the tile takes once per tick.
 
 use parking_lot::Mutex;
 
@@ -40,8 +41,9 @@ impl PaintInbox {
     }
 
     /// Queues a paint behind every paint queued before it. The first paint since the tile last
-    /// took its inbox calls `wake` first, under the lock, so the tile cannot take the inbox
-    /// between the wake and the push and then sleep through the paint. `false`, and nothing
+    /// took its inbox calls `wake` first (which enlists the tile for the next flush), under the
+    /// lock, so the tile cannot take the inbox between the wake and the push and then sleep
+    /// through the paint. `false`, and nothing
     /// queued, when the inbox is full or `wake` fails (the tile is gone).
     pub fn push(&self, paint: QueuedPaint, wake: impl FnOnce() -> bool) -> bool {
         let mut paints = self.paints.lock();

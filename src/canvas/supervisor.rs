@@ -8,6 +8,7 @@ use std::time::Duration;
 use actix::prelude::*;
 
 use super::Canvas;
+use super::arbiter_tick::ArbiterTick;
 use super::board::Board;
 use super::board_feed::BoardFeed;
 use super::clock::TickClock;
@@ -70,7 +71,15 @@ impl Supervisor {
         let arbiters: Vec<Arbiter> = (0..settings.server.tile_arbiters)
             .map(|_| Arbiter::new())
             .collect();
-        let (boards, stores) = match start_boards(settings, &arbiters, clock, &barrier) {
+        let ticks: Vec<(ArbiterHandle, Arc<ArbiterTick>)> = arbiters
+            .iter()
+            .map(|arbiter| {
+                let handle = arbiter.handle();
+                let tick = ArbiterTick::start(&handle, clock, Arc::clone(&barrier));
+                (handle, Arc::new(tick))
+            })
+            .collect();
+        let (boards, stores) = match start_boards(settings, &ticks, clock, &barrier) {
             Ok(started) => started,
             Err(e) => {
                 // Tiles already started on these arbiters die with them.
@@ -109,10 +118,10 @@ impl Supervisor {
 }
 
 /// Restores each board, builds its overview from the restored pixels and starts its tile actors
-/// round-robin over `arbiters`.
+/// round-robin over `arbiters`, each with that arbiter's tick.
 fn start_boards(
     settings: &Settings,
-    arbiters: &[Arbiter],
+    arbiters: &[(ArbiterHandle, Arc<ArbiterTick>)],
     clock: TickClock,
     barrier: &Arc<TickBarrier>,
 ) -> Result<(Vec<Arc<Board>>, Vec<BoardStore>), StartError> {
@@ -197,24 +206,19 @@ fn start_boards(
                 .fetch_add(version, std::sync::atomic::Ordering::Relaxed);
             let buffer = TileBuffer::new(board_index, coord, rect, pixels, version);
             let tile_counters = Arc::clone(&counters);
-            let barrier = Arc::clone(barrier);
             // Round-robin: neighbouring tiles land on different cores, so a hotspot spreads.
-            let arbiter = &arbiters[next_arbiter % arbiters.len()];
+            let (arbiter, tick) = &arbiters[next_arbiter % arbiters.len()];
             next_arbiter += 1;
             let inbox = Arc::new(PaintInbox::default());
             let tile_inbox = Arc::clone(&inbox);
-            let addr = Tile::start_in_arbiter(&arbiter.handle(), move |_| {
-                Tile::new(
-                    board_index,
-                    coord,
-                    buffer,
-                    tile_inbox,
-                    clock,
-                    barrier,
-                    tile_counters,
-                )
+            let addr = Tile::start_in_arbiter(arbiter, move |_| {
+                Tile::new(board_index, coord, buffer, tile_inbox, tile_counters)
             });
-            tiles.push(TileHandle { addr, inbox });
+            tiles.push(TileHandle {
+                addr,
+                inbox,
+                tick: Arc::clone(tick),
+            });
         }
         if let Some(coord) = restored.keys().next() {
             return Err(StartError::TileMismatch {
@@ -238,11 +242,11 @@ fn start_boards(
             "board ready"
         );
         let feed = BoardFeed::wanted(&geometry, settings.limits.max_viewport_area).then(|| {
-            let arbiter = &arbiters[next_arbiter % arbiters.len()];
+            let (arbiter, _) = &arbiters[next_arbiter % arbiters.len()];
             next_arbiter += 1;
             let tiles = tiles.iter().map(|tile| tile.addr.clone()).collect();
             let schedule = Arc::clone(barrier.schedule());
-            BoardFeed::start_in_arbiter(&arbiter.handle(), move |_| {
+            BoardFeed::start_in_arbiter(arbiter, move |_| {
                 BoardFeed::new(board_index, geometry, tiles, clock, schedule)
             })
         });

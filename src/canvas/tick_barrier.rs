@@ -1,12 +1,12 @@
-//! The end of a tick, as soon as it happens: counts the tiles due to flush at each tick, and
-//! when the last of them has flushed, hands the tick on at once instead of waiting for the fixed
+//! The end of a tick, as soon as it happens: counts the arbiters whose tiles are due to flush at
+//! each tick (see `ArbiterTick`), and when the last of them has flushed, hands the tick on at once instead of waiting for the fixed
 //! session-write boundary.
 //!
 //! Why: the fixed boundary (`TickClock`'s session lag, a quarter tick) must leave room for the
 //! slowest tick, so on most ticks the batches sit queued for milliseconds after the last tile
 //! is done. Ending the tick when its last tile flushes takes that wait out of paint-to-viewer
 //! latency. The fixed timers stay as they were, as the fallback: nothing here is needed for a
-//! frame to go out, only for it to go out early. An early end that is wrong (a tile enlisting
+//! frame to go out, only for it to go out early. An early end that is wrong (an arbiter enlisting
 //! for a tick after the count already reached zero) only splits a tick into two frames.
 
 use std::sync::{Arc, OnceLock};
@@ -25,7 +25,7 @@ const SLOTS: usize = 4;
 pub struct EndTick;
 
 pub struct TickBarrier {
-    /// Per slot (tick index modulo `SLOTS`): the tick it counts and its tiles yet to flush.
+    /// Per slot (tick index modulo `SLOTS`): the tick it counts and its arbiters yet to flush.
     slots: Mutex<[(u64, u32); SLOTS]>,
     schedule: Arc<WriteSchedule>,
     /// The whole-board feeds, which forward the tick and then wake the sessions themselves (so
@@ -55,7 +55,8 @@ impl TickBarrier {
         }
     }
 
-    /// A tile will flush at `tick`. Called once per tile and tick, before the tick's boundary.
+    /// An arbiter's tiles will flush at `tick`. Called once per arbiter and tick, when it
+    /// enlists its first tile for the tick, before the tick's boundary.
     pub fn expect(&self, tick: u64) {
         let mut slots = self.slots.lock();
         let slot = &mut slots[slot_of(tick)];
@@ -67,7 +68,7 @@ impl TickBarrier {
         slot.1 += 1;
     }
 
-    /// A tile flushed its batch for `tick`; the last one ends the tick.
+    /// An arbiter's tiles flushed their batches for `tick`; the last arbiter ends the tick.
     pub fn flushed(&self, tick: u64) {
         if self.count_down(tick) {
             self.end_tick();

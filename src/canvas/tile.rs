@@ -6,13 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use actix::prelude::*;
 use bytes::Bytes;
 use foldhash::{HashMap, HashMapExt};
-use tokio::time::Instant;
 
+use super::arbiter_tick::{ArbiterTick, Flush};
 use super::changed_tiles::ChangedTiles;
-use super::clock::TickClock;
 use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use super::paint_inbox::{PaintInbox, QueuedPaint};
-use super::tick_barrier::TickBarrier;
 use super::tile_buffer::TileBuffer;
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::storage::TileSnapshot;
@@ -47,19 +45,18 @@ pub struct Tile {
     /// The inbox's second buffer, empty between takes.
     taken: Vec<QueuedPaint>,
     subscribers: HashMap<SessionId, Subscription>,
-    clock: TickClock,
-    barrier: Arc<TickBarrier>,
-    flush_scheduled: bool,
     /// Version last written to disk; the tile is dirty while `buffer.pending_version()` is ahead.
     saved_version: u64,
     counters: Arc<BoardCounters>,
     board: u16,
 }
 
-/// A running tile as the rest of the server reaches it: its actor and its paint inbox.
+/// A running tile as the rest of the server reaches it: its actor, its paint inbox and the tick
+/// of the arbiter it runs on.
 pub struct TileHandle {
     pub addr: Addr<Tile>,
     pub inbox: Arc<PaintInbox>,
+    pub tick: Arc<ArbiterTick>,
 }
 
 /// One subscriber's queue and the epoch its frames carry (also the whole-board feed's members).
@@ -74,8 +71,6 @@ impl Tile {
         coord: TileCoord,
         buffer: TileBuffer,
         inbox: Arc<PaintInbox>,
-        clock: TickClock,
-        barrier: Arc<TickBarrier>,
         counters: Arc<BoardCounters>,
     ) -> Self {
         let saved_version = buffer.version();
@@ -85,9 +80,6 @@ impl Tile {
             inbox,
             taken: Vec::new(),
             subscribers: HashMap::new(),
-            clock,
-            barrier,
-            flush_scheduled: false,
             saved_version,
             counters,
             board,
@@ -129,40 +121,22 @@ impl Tile {
             bytes,
         }
     }
-
-    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
-        if self.flush_scheduled {
-            return;
-        }
-        self.flush_scheduled = true;
-        let now = Instant::now();
-        let (tick, at) = self.clock.next_tile_tick(now);
-        self.barrier.expect(tick);
-        ctx.run_later(at - now, move |tile, _| {
-            tile.flush_scheduled = false;
-            tile.take_inbox();
-            tile.flush();
-            // After the pushes, so whoever the end of the tick wakes finds this batch queued.
-            tile.barrier.flushed(tick);
-        });
-    }
 }
 
 impl Actor for Tile {
     type Context = Context<Self>;
 }
 
-/// The tile's inbox has paints: apply them at the next tick. Sent by the first paint queued
-/// since the tile last took its inbox (see `PaintInbox::push`).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct FlushDue;
-
-impl Handler<FlushDue> for Tile {
+/// The tick boundary: apply the inbox's paints and send them. From the arbiter's ticker, to the
+/// tiles enlisted since the last tick (see `ArbiterTick::enlist`).
+impl Handler<Flush> for Tile {
     type Result = ();
 
-    fn handle(&mut self, _: FlushDue, ctx: &mut Self::Context) {
-        self.schedule_flush(ctx);
+    fn handle(&mut self, Flush(countdown): Flush, _: &mut Self::Context) {
+        self.take_inbox();
+        self.flush();
+        // After the pushes, so whoever the end of the tick wakes finds this batch queued.
+        countdown.done();
     }
 }
 
@@ -274,89 +248,91 @@ impl Handler<MarkSaved> for Tile {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::VecDeque;
     use std::time::Duration;
 
     use super::*;
+    use crate::canvas::arbiter_tick::TickCountdown;
+    use crate::canvas::tick_barrier::TickBarrier;
     use crate::canvas::write_schedule::WriteSchedule;
     use crate::geometry::Rect;
 
     const EDGE: u32 = 16;
 
-    /// A 16 x 16 tile of colour 0 at version 0 on a 5 ms tick, and its inbox.
-    fn start_tile() -> (Addr<Tile>, Arc<PaintInbox>) {
-        let coord = TileCoord { tx: 0, ty: 0 };
-        let rect = Rect {
-            x: 0,
-            y: 0,
-            width: EDGE,
-            height: EDGE,
-        };
-        let buffer = TileBuffer::new(0, coord, rect, vec![0; (EDGE * EDGE) as usize], 0);
-        let geometry = BoardGeometry::new(EDGE, EDGE, EDGE).expect("valid geometry");
-        let inbox = Arc::new(PaintInbox::default());
-        let tile = Tile::new(
-            0,
-            coord,
-            buffer,
-            Arc::clone(&inbox),
-            TickClock::new(Duration::from_millis(5)),
-            Arc::new(TickBarrier::new(Arc::new(WriteSchedule::default()))),
-            Arc::new(BoardCounters::new(&geometry)),
-        );
-        (tile.start(), inbox)
+    /// `count` tiles of 16 x 16 pixels of colour 0 at version 0, on the current arbiter, and
+    /// their inboxes.
+    pub(crate) fn start_tiles(count: u16) -> (Vec<Addr<Tile>>, Vec<Arc<PaintInbox>>) {
+        let geometry =
+            BoardGeometry::new(EDGE * u32::from(count), EDGE, EDGE).expect("valid geometry");
+        let counters = Arc::new(BoardCounters::new(&geometry));
+        (0..count)
+            .map(|tx| {
+                let coord = TileCoord { tx, ty: 0 };
+                let rect = Rect {
+                    x: EDGE * u32::from(tx),
+                    y: 0,
+                    width: EDGE,
+                    height: EDGE,
+                };
+                let pixels = vec![0; (EDGE * EDGE) as usize];
+                let buffer = TileBuffer::new(0, coord, rect, pixels, 0);
+                let inbox = Arc::new(PaintInbox::default());
+                let tile = Tile::new(0, coord, buffer, Arc::clone(&inbox), Arc::clone(&counters));
+                (tile.start(), inbox)
+            })
+            .unzip()
     }
 
     #[test]
     fn a_snapshot_holds_the_paints_still_in_the_inbox() {
         System::new().block_on(async {
-            let (tile, inbox) = start_tile();
-            // Queued as `Board::queue_paint` does, but with no `FlushDue`: nothing flushes, as
-            // when the snapshot's request overtakes the tick.
-            assert!(inbox.push((5, 3), || true));
-            let snapshot = tile
+            let (tiles, inboxes) = start_tiles(1);
+            // Queued as `Board::queue_paint` does, but not flushed: as when the snapshot's
+            // request overtakes the tick.
+            assert!(inboxes[0].push((5, 3), || true));
+            let snapshot = tiles[0]
                 .send(TakeSnapshot)
                 .await
                 .expect("tile running")
                 .expect("dirty: a paint is queued");
             assert_eq!(snapshot.version, 1);
             assert_eq!(snapshot.pixels[5], 3);
-            assert!(inbox.is_empty(), "taken, so the tick applies it once");
-            let flushed = tile.send(GetPixels).await.expect("tile running");
+            assert!(inboxes[0].is_empty(), "taken, so the tick applies it once");
+            let flushed = tiles[0].send(GetPixels).await.expect("tile running");
             assert_eq!(flushed.version, 0, "subscribers still get it at the tick");
         });
     }
 
     #[test]
-    fn one_wake_flushes_every_paint_queued_in_the_tick_as_one_batch() {
+    fn a_flush_sends_every_paint_of_the_inbox_as_one_update_then_counts_down() {
         System::new().block_on(async {
-            let (tile, inbox) = start_tile();
+            let (tiles, inboxes) = start_tiles(1);
             let queue = FrameQueue::new(8);
-            tile.send(Subscribe {
-                session: 1,
-                epoch: 0,
-                queue: Arc::clone(&queue),
-            })
-            .await
-            .expect("tile running");
-            let wake = || {
-                tile.do_send(FlushDue);
-                true
-            };
+            tiles[0]
+                .send(Subscribe {
+                    session: 1,
+                    epoch: 0,
+                    queue: Arc::clone(&queue),
+                })
+                .await
+                .expect("tile running");
             for offset in 0..3 {
-                assert!(inbox.push((offset, 1), wake));
+                assert!(inboxes[0].push((offset, 1), || true));
             }
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while tile.send(GetPixels).await.expect("tile running").version < 3 {
-                assert!(
-                    Instant::now() < deadline,
-                    "the queued paints were never applied"
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            let pixels = tile.send(GetPixels).await.expect("tile running").pixels;
-            assert_eq!(&pixels[..4], [1, 1, 1, 0]);
+            let schedule = Arc::new(WriteSchedule::default());
+            let session = FrameQueue::with_schedule(4, Arc::clone(&schedule));
+            session.request_write();
+            let barrier = Arc::new(TickBarrier::new(schedule));
+            barrier.expect(7);
+            let countdown = Arc::new(TickCountdown::new(1, 7, barrier));
+            tiles[0].do_send(Flush(countdown));
+            tokio::time::timeout(Duration::from_secs(5), session.ready())
+                .await
+                .expect("the tile counted down after its flush, ending the tick");
+            let pixels = tiles[0].send(GetPixels).await.expect("tile running");
+            assert_eq!(pixels.version, 3);
+            assert_eq!(&pixels.pixels[..4], [1, 1, 1, 0]);
             let mut frames = VecDeque::new();
             queue.drain_into(&mut frames);
             assert_eq!(
