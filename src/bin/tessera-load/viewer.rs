@@ -497,8 +497,11 @@ impl Viewer {
         }
         match self.ctx.codec {
             Codec::Tessera => {
-                self.prefetch_records(frame);
-                for message in codec::tessera::read(frame) {
+                // Read once: the frame's records are prefetched from the decoded messages,
+                // then accounted for.
+                let messages: Vec<_> = codec::tessera::read(frame).collect();
+                self.prefetch_records(&messages);
+                for message in messages {
                     match message {
                         Ok(message) => self.on_message(message, burst),
                         Err(_) => burst.tally.bad_frames += 1,
@@ -529,9 +532,9 @@ impl Viewer {
     /// taken one per update, between the long accounting of its pixels, they were half of the
     /// generator's time at 8,000 paints/s (BENCHMARKS.md, overview capacity). Prefetches wait
     /// for nothing, so the misses of a whole frame overlap.
-    fn prefetch_records(&self, frame: &[u8]) {
+    fn prefetch_records<E>(&self, messages: &[Result<ServerMessageView<'_>, E>]) {
         let g = self.ctx.board.geometry;
-        for message in codec::tessera::read(frame).flatten() {
+        for message in messages.iter().flatten() {
             if let ServerMessageView::TileUpdate(update) = message
                 && let Some(tile) = g.tile(u32::from(update.tx), u32::from(update.ty))
                 && let Some(view) = self.tiles.get(g.tile_index(tile) as u32)
