@@ -132,6 +132,9 @@ impl Handler<Wake> for Ticker {
     type Result = ();
 
     fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        // A wake comes only when the due list turns non-empty, and only the timer empties it,
+        // after clearing the flag: so no timer is pending here.
+        debug_assert!(!self.scheduled, "one wake per due list");
         if self.scheduled {
             return;
         }
@@ -171,6 +174,8 @@ impl Ticker {
 mod tests {
     use std::time::Duration;
 
+    use futures_util::FutureExt;
+
     use super::*;
     use crate::canvas::frame_queue::FrameQueue;
     use crate::canvas::write_schedule::WriteSchedule;
@@ -201,7 +206,43 @@ mod tests {
                 assert_eq!(pixels.version, 2);
             }
             assert!(tick.due.lock().tiles.is_empty());
+
+            // The next tick: the ticker takes the next wake as well.
+            session.request_write();
+            for (tile, inbox) in tiles.iter().zip(&inboxes) {
+                assert!(inbox.push((2, 1), || tick.enlist(tile)));
+            }
+            tokio::time::timeout(Duration::from_secs(5), session.ready())
+                .await
+                .expect("the second tick ended too");
+            for tile in &tiles {
+                let pixels = tile
+                    .send(crate::canvas::tile::GetPixels)
+                    .await
+                    .expect("tile running");
+                assert_eq!(pixels.version, 3);
+            }
         });
+    }
+
+    #[tokio::test]
+    async fn only_the_last_tile_of_an_arbiters_tick_ends_it() {
+        let schedule = Arc::new(WriteSchedule::default());
+        let barrier = Arc::new(TickBarrier::new(Arc::clone(&schedule)));
+        let session = FrameQueue::with_schedule(4, schedule);
+        session.request_write();
+        barrier.expect(7);
+        let countdown = TickCountdown::new(2, 7, barrier);
+        countdown.done();
+        assert!(
+            session.ready().now_or_never().is_none(),
+            "one of two tiles flushed: the tick goes on"
+        );
+        countdown.done();
+        assert!(
+            session.ready().now_or_never().is_some(),
+            "the second ends it"
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl PaintInbox {
     /// took its inbox calls `wake` first (which enlists the tile for the next flush), under the
     /// lock, so the tile cannot take the inbox between the wake and the push and then sleep
     /// through the paint. `false`, and nothing
-    /// queued, when the inbox is full or `wake` fails (the tile is gone).
+    /// queued, when the inbox is full or `wake` fails (the arbiter's ticker is gone).
     pub fn push(&self, paint: QueuedPaint, wake: impl FnOnce() -> bool) -> bool {
         let mut paints = self.paints.lock();
         if paints.len() >= self.capacity || (paints.is_empty() && !wake()) {

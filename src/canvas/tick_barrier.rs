@@ -61,8 +61,8 @@ impl TickBarrier {
         let mut slots = self.slots.lock();
         let slot = &mut slots[slot_of(tick)];
         if slot.0 != tick {
-            // A slot still counting an older tick belongs to tiles that never flushed it (they
-            // stopped); that tick's fallback boundary has long passed.
+            // A slot still counting an older tick belongs to arbiters whose tiles never flushed
+            // it (they stopped, or are ticks late); that tick's fallback boundary has passed.
             *slot = (tick, 0);
         }
         slot.1 += 1;
@@ -117,8 +117,8 @@ mod tests {
         barrier.expect(7);
         barrier.expect(7);
         barrier.expect(8);
-        assert!(!barrier.count_down(7), "one of two tiles flushed");
-        assert!(barrier.count_down(8), "tick 8 had one tile");
+        assert!(!barrier.count_down(7), "one of two arbiters flushed");
+        assert!(barrier.count_down(8), "tick 8 had one arbiter");
         assert!(barrier.count_down(7), "the second and last");
         assert!(!barrier.count_down(7), "a tick ends once");
     }

@@ -215,7 +215,9 @@ impl Handler<TakeSnapshot> for Tile {
 
     fn handle(&mut self, _: TakeSnapshot, _: &mut Self::Context) -> Option<TileSnapshot> {
         // The sealed journal segment holds every paint queued before the seal, and those are in
-        // the inbox if not yet in the buffer: queue them here, the flush still sends them.
+        // the inbox if not yet in the buffer: queue them here, the flush still sends them. The
+        // tile stays enlisted for its tick; the next paint, finding the inbox empty, enlists it
+        // again (two `Flush`es in one tick, the second finds nothing) and starts a fresh inbox.
         self.take_inbox();
         if self.buffer.pending_version() <= self.saved_version {
             return None;
@@ -288,6 +290,15 @@ pub(crate) mod tests {
     fn a_snapshot_holds_the_paints_still_in_the_inbox() {
         System::new().block_on(async {
             let (tiles, inboxes) = start_tiles(1);
+            let queue = FrameQueue::new(8);
+            tiles[0]
+                .send(Subscribe {
+                    session: 1,
+                    epoch: 0,
+                    queue: Arc::clone(&queue),
+                })
+                .await
+                .expect("tile running");
             // Queued as `Board::queue_paint` does, but not flushed: as when the snapshot's
             // request overtakes the tick.
             assert!(inboxes[0].push((5, 3), || true));
@@ -300,7 +311,21 @@ pub(crate) mod tests {
             assert_eq!(snapshot.pixels[5], 3);
             assert!(inboxes[0].is_empty(), "taken, so the tick applies it once");
             let flushed = tiles[0].send(GetPixels).await.expect("tile running");
-            assert_eq!(flushed.version, 0, "subscribers still get it at the tick");
+            assert_eq!(flushed.version, 0, "not applied before the tick");
+
+            let barrier = Arc::new(TickBarrier::new(Arc::new(WriteSchedule::default())));
+            barrier.expect(1);
+            tiles[0].do_send(Flush(Arc::new(TickCountdown::new(1, 1, barrier))));
+            let flushed = tiles[0].send(GetPixels).await.expect("tile running");
+            assert_eq!(flushed.version, 1, "applied at the tick");
+            assert_eq!(flushed.pixels[5], 3);
+            let mut frames = VecDeque::new();
+            queue.drain_into(&mut frames);
+            assert_eq!(
+                frames.len(),
+                2,
+                "the state, then the update subscribers get"
+            );
         });
     }
 
