@@ -151,7 +151,7 @@ pub enum PaintOutcome {
     /// Applied: every viewer of the tile sees it within one tick.
     Accepted,
     /// Not applied; the canvas is unchanged. `retry_after_ms` is the wait for `Cooldown` and
-    /// `RateLimited`, 0 otherwise.
+    /// `RateLimited`, one tick for `Unavailable` (0 when the journal failed), 0 otherwise.
     Rejected {
         reason: RejectReason,
         retry_after_ms: u32,

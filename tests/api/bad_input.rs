@@ -301,3 +301,48 @@ async fn text_frames_count_against_the_rate_limit() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn paints_past_a_tiles_inbox_are_refused_as_unavailable_and_the_accepted_ones_all_apply() {
+    // A 1 s tick, so a burst on one tile meets the inbox's bound (4,096 paints a tick) in at
+    // most a few ticks; no rate limit in the way.
+    let (app, _dir) = spawn_app(&format!(
+        "[server]\ntick_ms = 1000\n[limits]\nmax_messages_per_second = 1000000\n{SMALL_BOARD}"
+    ))
+    .await;
+    let mut c = app.connect().await;
+    const INBOX: u64 = 4096;
+    const PAINTS: u32 = 3 * INBOX as u32 + 8;
+
+    let started = tokio::time::Instant::now();
+    for seq in 0..PAINTS {
+        // All on tile (0, 0) of 64 x 64 pixels.
+        c.paint(seq, seq % 64, (seq / 64) % 64, 1).await;
+    }
+    let sending = started.elapsed();
+    c.until("every paint answered", |c| {
+        c.results.len() >= PAINTS as usize
+    })
+    .await;
+
+    let mut accepted = 0u64;
+    for r in &c.results {
+        match r.outcome {
+            PaintOutcome::Accepted => accepted += 1,
+            PaintOutcome::Rejected {
+                reason: RejectReason::Unavailable,
+                retry_after_ms: 1000,
+            } => {}
+            other => panic!("paint {} answered {other:?}", r.seq),
+        }
+    }
+    // The paints fell into at most this many ticks of the tile; sent within 2 s, that bound
+    // is below `PAINTS`, so some must have been refused.
+    let ticks = sending.as_secs() + 2;
+    assert!(
+        accepted <= INBOX * ticks,
+        "{accepted} of {PAINTS} paints accepted in {ticks} ticks of one tile"
+    );
+    assert_paints_applied(&app, accepted).await;
+    app.stop().await;
+}
