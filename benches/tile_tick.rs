@@ -17,6 +17,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tessera::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
+use tessera::canvas::paint_inbox::PaintInbox;
 use tessera::canvas::tile_buffer::TileBuffer;
 use tessera::canvas::write_schedule::WriteSchedule;
 use tessera::geometry::{BoardGeometry, Rect, TileCoord};
@@ -144,19 +145,26 @@ fn drain_all(subs: &HashMap<u64, Subscription>) {
     }
 }
 
-/// The measured tick of one tile: the tile's `Paint` handler for each paint, then `Tile::flush`:
+/// The measured tick of one tile: each paint queued in the tile's inbox (as
+/// `Board::queue_paint` does, without the journal), then the tile's `Flush`: take the inbox,
 /// apply, coalesce and encode once, count, and push one `QueuedFrame` sharing the batch's bytes
 /// to every subscriber.
 fn tick(
     buffer: &mut TileBuffer,
     coord: TileCoord,
     paints: &[(u32, u8)],
+    inbox: &mut Inbox,
     subs: &HashMap<u64, Subscription>,
     applied: &AtomicU64,
 ) {
-    for &(offset, color) in paints {
-        buffer.paint(offset, color);
+    for &paint in paints {
+        assert!(
+            inbox.paints.push(paint, || true),
+            "a bench inbox overflowed"
+        );
     }
+    inbox.paints.take(&mut inbox.taken);
+    buffer.paint_all(&mut inbox.taken);
     if let Some(batch) = buffer.flush() {
         applied.fetch_add(batch.version - batch.base_version, Ordering::Relaxed);
         for sub in subs.values() {
@@ -168,6 +176,14 @@ fn tick(
             });
         }
     }
+}
+
+/// A tile's paint inbox and the buffer its paints move through (`Tile`'s `inbox` and `taken`),
+/// shared by the bench's tiles: it is empty between their ticks.
+#[derive(Default)]
+struct Inbox {
+    paints: PaintInbox,
+    taken: Vec<(u32, u8)>,
 }
 
 /// `count` paints at uniformly random pixels of a `tile_size` tile, random colours.
@@ -201,12 +217,20 @@ fn bench_tick(
     let tiles: Vec<TileCoord> = geometry(tile_size).all_tiles().collect();
     let subs = subscribers(n_subs, tile_size);
     let applied = AtomicU64::new(0);
+    let mut inbox = Inbox::default();
     // Every tile has lived through one tick already, as in a running server.
     let mut buffers: Vec<TileBuffer> = tiles
         .iter()
         .map(|&coord| {
             let mut buffer = tile_buffer(tile_size, coord);
-            tick(&mut buffer, coord, &make_paints(), &subs, &applied);
+            tick(
+                &mut buffer,
+                coord,
+                &make_paints(),
+                &mut inbox,
+                &subs,
+                &applied,
+            );
             buffer
         })
         .collect();
@@ -221,7 +245,16 @@ fn bench_tick(
             }
             (turn % tiles.len(), schedule[turn].as_slice())
         },
-        |(tile, paints)| tick(&mut buffers[tile], tiles[tile], paints, &subs, &applied),
+        |(tile, paints)| {
+            tick(
+                &mut buffers[tile],
+                tiles[tile],
+                paints,
+                &mut inbox,
+                &subs,
+                &applied,
+            )
+        },
         // One board tick per timed batch; a batch cut short at the end of a sample only lets a
         // queue reach two ticks' worth of frames, far below its capacity.
         BatchSize::NumIterations(tiles.len() as u64),

@@ -21,33 +21,24 @@ use super::tile::Tile;
 
 /// The shared side of one arbiter's tick, held by every tile handle on that arbiter.
 pub struct ArbiterTick {
-    due: Arc<Mutex<Due>>,
+    /// The tiles to flush at the next tick. Only the ticker's timer empties it, and the tile
+    /// that makes it non-empty sends the ticker that tick's [`Wake`], so each list has exactly
+    /// one timer.
+    due: Arc<Mutex<Vec<Addr<Tile>>>>,
     ticker: Addr<Ticker>,
     clock: TickClock,
     barrier: Arc<TickBarrier>,
 }
 
-/// The tiles to flush at the next tick, and that tick.
-struct Due {
-    tiles: Vec<Addr<Tile>>,
-    tick: u64,
-    at: Instant,
-}
-
 impl ArbiterTick {
     /// Starts the arbiter's ticker on `arbiter`.
     pub fn start(arbiter: &ArbiterHandle, clock: TickClock, barrier: Arc<TickBarrier>) -> Self {
-        let due = Arc::new(Mutex::new(Due {
-            tiles: Vec::new(),
-            tick: 0,
-            at: Instant::now(),
-        }));
+        let due = Arc::new(Mutex::new(Vec::new()));
         let ticker_due = Arc::clone(&due);
         let ticker_barrier = Arc::clone(&barrier);
         let ticker = Ticker::start_in_arbiter(arbiter, move |_| Ticker {
             due: ticker_due,
             barrier: ticker_barrier,
-            scheduled: false,
             spare: Vec::new(),
         });
         Self {
@@ -64,18 +55,16 @@ impl ArbiterTick {
     /// gone (shutdown).
     pub fn enlist(&self, tile: &Addr<Tile>) -> bool {
         let mut due = self.due.lock();
-        if due.tiles.is_empty() {
+        if due.is_empty() {
             if !self.ticker.connected() {
                 return false;
             }
             let (tick, at) = self.clock.next_tile_tick(Instant::now());
             self.barrier.expect(tick);
-            due.tick = tick;
-            due.at = at;
             // One wake per arbiter and tick, so the mailbox's capacity does not bound it.
-            self.ticker.do_send(Wake);
+            self.ticker.do_send(Wake { tick, at });
         }
-        due.tiles.push(tile.clone());
+        due.push(tile.clone());
         true
     }
 }
@@ -112,9 +101,8 @@ pub struct Flush(pub Arc<TickCountdown>);
 
 /// The actor behind [`ArbiterTick`]: one timer per tick, on the arbiter's own thread.
 struct Ticker {
-    due: Arc<Mutex<Due>>,
+    due: Arc<Mutex<Vec<Addr<Tile>>>>,
     barrier: Arc<TickBarrier>,
-    scheduled: bool,
     /// The list's second buffer, empty between ticks.
     spare: Vec<Addr<Tile>>,
 }
@@ -123,40 +111,31 @@ impl Actor for Ticker {
     type Context = Context<Self>;
 }
 
-/// Tiles were enlisted for the next tick.
+/// Tiles were enlisted for `tick`, which begins at `at`.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Wake;
+struct Wake {
+    tick: u64,
+    at: Instant,
+}
 
 impl Handler<Wake> for Ticker {
     type Result = ();
 
-    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
-        // A wake comes only when the due list turns non-empty, and only the timer empties it,
-        // after clearing the flag: so no timer is pending here.
-        debug_assert!(!self.scheduled, "one wake per due list");
-        if self.scheduled {
-            return;
-        }
-        self.scheduled = true;
-        let at = self.due.lock().at;
-        ctx.run_later(at.saturating_duration_since(Instant::now()), |ticker, _| {
-            ticker.scheduled = false;
-            ticker.flush_due();
-        });
+    fn handle(&mut self, Wake { tick, at }: Wake, ctx: &mut Self::Context) {
+        ctx.run_later(
+            at.saturating_duration_since(Instant::now()),
+            move |ticker, _| {
+                ticker.flush_due(tick);
+            },
+        );
     }
 }
 
 impl Ticker {
-    fn flush_due(&mut self) {
-        let tick = {
-            let mut due = self.due.lock();
-            std::mem::swap(&mut due.tiles, &mut self.spare);
-            due.tick
-        };
-        if self.spare.is_empty() {
-            return;
-        }
+    /// Sends every tile enlisted for `tick` its `Flush`.
+    fn flush_due(&mut self, tick: u64) {
+        std::mem::swap(&mut *self.due.lock(), &mut self.spare);
         let countdown = Arc::new(TickCountdown::new(
             self.spare.len(),
             tick,
@@ -180,8 +159,21 @@ mod tests {
     use crate::canvas::frame_queue::FrameQueue;
     use crate::canvas::write_schedule::WriteSchedule;
 
+    /// Each tile's flushed version.
+    async fn versions(tiles: &[Addr<Tile>]) -> Vec<u64> {
+        let mut versions = Vec::new();
+        for tile in tiles {
+            let pixels = tile
+                .send(crate::canvas::tile::GetPixels)
+                .await
+                .expect("tile running");
+            versions.push(pixels.version);
+        }
+        versions
+    }
+
     #[test]
-    fn one_wake_flushes_every_enlisted_tile_and_the_last_ends_the_tick() {
+    fn one_wake_a_tick_flushes_every_enlisted_tile() {
         System::new().block_on(async {
             let schedule = Arc::new(WriteSchedule::default());
             let barrier = Arc::new(TickBarrier::new(Arc::clone(&schedule)));
@@ -194,18 +186,12 @@ mod tests {
                 assert!(inbox.push((0, 1), || tick.enlist(tile)));
                 assert!(inbox.push((1, 1), || tick.enlist(tile)));
             }
-            assert_eq!(tick.due.lock().tiles.len(), 2, "each tile enlisted once");
+            assert_eq!(tick.due.lock().len(), 2, "each tile enlisted once");
             tokio::time::timeout(Duration::from_secs(5), session.ready())
                 .await
                 .expect("the tick ended once both tiles flushed");
-            for tile in &tiles {
-                let pixels = tile
-                    .send(crate::canvas::tile::GetPixels)
-                    .await
-                    .expect("tile running");
-                assert_eq!(pixels.version, 2);
-            }
-            assert!(tick.due.lock().tiles.is_empty());
+            assert_eq!(versions(&tiles).await, [2, 2]);
+            assert!(tick.due.lock().is_empty());
 
             // The next tick: the ticker takes the next wake as well.
             session.request_write();
@@ -215,13 +201,7 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(5), session.ready())
                 .await
                 .expect("the second tick ended too");
-            for tile in &tiles {
-                let pixels = tile
-                    .send(crate::canvas::tile::GetPixels)
-                    .await
-                    .expect("tile running");
-                assert_eq!(pixels.version, 3);
-            }
+            assert_eq!(versions(&tiles).await, [3, 3]);
         });
     }
 

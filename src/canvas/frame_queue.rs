@@ -39,8 +39,7 @@ pub struct QueuedFrame {
 /// A session's inbox for tile frames, shared by every tile it subscribes to.
 ///
 /// Tiles never wait on it: `push` takes a short lock (held only to push, or to move the queued
-/// frames out) and
-/// never blocks on the session or the network. It is bounded: past `capacity` frames it drops
+/// frames out) and never blocks on the session or the network. It is bounded: past `capacity` frames it drops
 /// everything, remembers that it overflowed, and refuses further frames until the session has
 /// drained it and resynchronised. The first frame (or write request) after a wake-up enlists
 /// the queue with the [`WriteSchedule`], which wakes the session (through a `Notify`) on the
@@ -132,9 +131,10 @@ impl FrameQueue {
     }
 
     /// Moves everything queued to the back of `out`; returns whether the queue overflowed since
-    /// the last drain (then nothing is moved: the reader must resynchronise every tile it views). The queue keeps a
-    /// small allocation for the next tick's frames instead of handing a new `Vec` over each
-    /// time, so the steady state of one or two frames a tick allocates nothing.
+    /// the last drain (then nothing is moved: the reader must resynchronise every tile it
+    /// views). The queue keeps a small allocation for the next tick's frames instead of handing
+    /// a new `Vec` over each time, so the steady state of one or two frames a tick allocates
+    /// nothing.
     pub fn drain_into(&self, out: &mut VecDeque<QueuedFrame>) -> bool {
         let mut state = self.state.lock();
         out.extend(state.frames.drain(..));

@@ -1,6 +1,6 @@
 //! The end of a tick, as soon as it happens: counts the arbiters whose tiles are due to flush at
-//! each tick (see `ArbiterTick`), and when the last of them has flushed, hands the tick on at once instead of waiting for the fixed
-//! session-write boundary.
+//! each tick (see `ArbiterTick`), and when the last of them has flushed, hands the tick on at
+//! once instead of waiting for the fixed session-write boundary.
 //!
 //! Why: the fixed boundary (`TickClock`'s session lag, a quarter tick) must leave room for the
 //! slowest tick, so on most ticks the batches sit queued for milliseconds after the last tile

@@ -42,7 +42,8 @@ pub struct Tile {
     /// Paints queued by sessions and HTTP (`Board::queue_paint`), moved into `buffer` at the
     /// tick's flush or before a snapshot.
     inbox: Arc<PaintInbox>,
-    /// The inbox's second buffer, empty between takes.
+    /// The buffer the inbox's paints move through, empty between takes: three `Vec`s (this,
+    /// the inbox's and the buffer's queue) take turns, so a tick allocates nothing.
     taken: Vec<QueuedPaint>,
     subscribers: HashMap<SessionId, Subscription>,
     /// Version last written to disk; the tile is dirty while `buffer.pending_version()` is ahead.
@@ -89,10 +90,7 @@ impl Tile {
     /// Queues the inbox's paints in the buffer, after every paint taken before them.
     fn take_inbox(&mut self) {
         self.inbox.take(&mut self.taken);
-        for &(offset, color) in &self.taken {
-            self.buffer.paint(offset, color);
-        }
-        self.taken.clear();
+        self.buffer.paint_all(&mut self.taken);
     }
 
     /// Applies the tick's paints and shares the one encoded update with every subscriber.
@@ -286,19 +284,31 @@ pub(crate) mod tests {
             .unzip()
     }
 
+    /// A session's queue subscribed to `tile`; its first frame is the tile's state.
+    async fn subscribe(tile: &Addr<Tile>) -> Arc<FrameQueue> {
+        let queue = FrameQueue::new(8);
+        tile.send(Subscribe {
+            session: 1,
+            epoch: 0,
+            queue: Arc::clone(&queue),
+        })
+        .await
+        .expect("tile running");
+        queue
+    }
+
+    /// How many frames `queue` holds.
+    fn queued(queue: &FrameQueue) -> usize {
+        let mut frames = VecDeque::new();
+        queue.drain_into(&mut frames);
+        frames.len()
+    }
+
     #[test]
     fn a_snapshot_holds_the_paints_still_in_the_inbox() {
         System::new().block_on(async {
             let (tiles, inboxes) = start_tiles(1);
-            let queue = FrameQueue::new(8);
-            tiles[0]
-                .send(Subscribe {
-                    session: 1,
-                    epoch: 0,
-                    queue: Arc::clone(&queue),
-                })
-                .await
-                .expect("tile running");
+            let queue = subscribe(&tiles[0]).await;
             // Queued as `Board::queue_paint` does, but not flushed: as when the snapshot's
             // request overtakes the tick.
             assert!(inboxes[0].push((5, 3), || true));
@@ -319,10 +329,8 @@ pub(crate) mod tests {
             let flushed = tiles[0].send(GetPixels).await.expect("tile running");
             assert_eq!(flushed.version, 1, "applied at the tick");
             assert_eq!(flushed.pixels[5], 3);
-            let mut frames = VecDeque::new();
-            queue.drain_into(&mut frames);
             assert_eq!(
-                frames.len(),
+                queued(&queue),
                 2,
                 "the state, then the update subscribers get"
             );
@@ -333,15 +341,7 @@ pub(crate) mod tests {
     fn a_flush_sends_every_paint_of_the_inbox_as_one_update_then_counts_down() {
         System::new().block_on(async {
             let (tiles, inboxes) = start_tiles(1);
-            let queue = FrameQueue::new(8);
-            tiles[0]
-                .send(Subscribe {
-                    session: 1,
-                    epoch: 0,
-                    queue: Arc::clone(&queue),
-                })
-                .await
-                .expect("tile running");
+            let queue = subscribe(&tiles[0]).await;
             for offset in 0..3 {
                 assert!(inboxes[0].push((offset, 1), || true));
             }
@@ -358,10 +358,8 @@ pub(crate) mod tests {
             let pixels = tiles[0].send(GetPixels).await.expect("tile running");
             assert_eq!(pixels.version, 3);
             assert_eq!(&pixels.pixels[..4], [1, 1, 1, 0]);
-            let mut frames = VecDeque::new();
-            queue.drain_into(&mut frames);
             assert_eq!(
-                frames.len(),
+                queued(&queue),
                 2,
                 "the state, then one update for all three paints"
             );

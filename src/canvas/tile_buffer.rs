@@ -98,6 +98,22 @@ impl TileBuffer {
         self.pending.push((offset, color));
     }
 
+    /// Queues every paint of `paints`, in order, after those already queued, and leaves
+    /// `paints` empty. Moves the `Vec` when nothing is queued yet, so a tick's paints are not
+    /// copied one by one.
+    pub fn paint_all(&mut self, paints: &mut Vec<(u32, u8)>) {
+        debug_assert!(
+            paints
+                .iter()
+                .all(|&(o, _)| (o as usize) < self.pixels.len())
+        );
+        if self.pending.is_empty() {
+            std::mem::swap(&mut self.pending, paints);
+        } else {
+            self.pending.append(paints);
+        }
+    }
+
     /// Applies the queued paints, coalescing repeated writes to one pixel (last write wins), and
     /// encodes one `TileUpdate` for all subscribers. `None` when nothing was queued.
     pub fn flush(&mut self) -> Option<Batch> {
@@ -227,6 +243,21 @@ mod tests {
         t.paint(1, 4);
         t.paint(5, 7);
         t
+    }
+
+    #[test]
+    fn paint_all_queues_behind_earlier_paints_in_order_and_empties_its_argument() {
+        let mut t = buffer();
+        let mut paints = vec![(5, 3), (1, 4)];
+        t.paint_all(&mut paints);
+        assert!(paints.is_empty());
+        t.paint(6, 2);
+        let mut more = vec![(5, 7), (6, 1)];
+        t.paint_all(&mut more);
+        assert!(more.is_empty());
+        assert_eq!(t.pending_version(), 15);
+        t.flush().expect("a batch");
+        assert_eq!(t.pixels(), [31, 4, 31, 31, 31, 7, 1, 31], "last write wins");
     }
 
     #[test]

@@ -311,7 +311,7 @@ async fn paints_past_a_tiles_inbox_are_refused_as_unavailable_and_the_accepted_o
     ))
     .await;
     let mut c = app.connect().await;
-    const INBOX: u64 = 4096;
+    const INBOX: u64 = tessera::canvas::paint_inbox::INBOX_CAPACITY as u64;
     const PAINTS: u32 = 3 * INBOX as u32 + 8;
 
     let started = tokio::time::Instant::now();
