@@ -39,11 +39,12 @@ pub struct QueuedFrame {
 /// A session's inbox for tile frames, shared by every tile it subscribes to.
 ///
 /// Tiles never wait on it: `push` takes a short lock (held only to push, or to move the queued
-/// frames out) and never blocks on the session or the network. It is bounded: past `capacity` frames it drops
-/// everything, remembers that it overflowed, and refuses further frames until the session has
-/// drained it and resynchronised. The first frame (or write request) after a wake-up enlists
-/// the queue with the [`WriteSchedule`], which wakes the session (through a `Notify`) on the
-/// next write boundary: fan-out to a session costs one wake per tick, not one per tile.
+/// frames out) and never blocks on the session or the network. It is bounded: past `capacity`
+/// frames it drops everything, remembers that it overflowed, and refuses further frames until
+/// the session has drained it and resynchronised. The first frame (or write request) after a
+/// wake-up enlists the queue with the [`WriteSchedule`], which wakes the session (through a
+/// `Notify`) on the next write boundary: fan-out to a session costs one wake per tick, not one
+/// per tile.
 #[derive(Debug)]
 pub struct FrameQueue {
     state: Mutex<State>,

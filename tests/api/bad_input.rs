@@ -336,8 +336,12 @@ async fn paints_past_a_tiles_inbox_are_refused_as_unavailable_and_the_accepted_o
             other => panic!("paint {} answered {other:?}", r.seq),
         }
     }
-    // The paints fell into at most this many ticks of the tile; sent within 2 s, that bound
-    // is below `PAINTS`, so some must have been refused.
+    // Whatever the sending time, an inbox without a bound refuses nothing.
+    assert!(
+        accepted < u64::from(PAINTS),
+        "all {PAINTS} paints on one tile accepted (sent in {sending:?})"
+    );
+    // The paints fell into at most this many ticks of the tile.
     let ticks = sending.as_secs() + 2;
     assert!(
         accepted <= INBOX * ticks,
