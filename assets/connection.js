@@ -2,7 +2,7 @@
 // jittered exponential backoff, and keeps the user's identity token in localStorage so it
 // survives reloads.
 
-import { PROTOCOL_VERSION, CLOSE_CODES, decodeServerFrame, encodeClient } from './protocol.js';
+import { PROTOCOL_VERSION, CLOSE_CODES, decodeServerFrame, encodeClient, welcomeVersion } from './protocol.js';
 
 const TOKEN_KEY = 'tessera.token';
 const BACKOFF_MIN_MS = 500;
@@ -63,13 +63,12 @@ export class Connection {
       if (typeof event.data === 'string') return; // the protocol has no text frames
       this.bytesReceived += event.data.byteLength;
       if (!welcomed) {
-        // Protocol 6.1/9: the Welcome's tag (u32) and protocol_version (u16) are readable
-        // whatever else a newer server changed; check them before decoding anything.
-        const view = new DataView(event.data);
-        if (view.byteLength < 6 || view.getUint32(0, true) !== 0) {
+        // Protocol 6.1/9: the Welcome's tag and protocol_version are readable whatever else a
+        // newer server changed; check them before decoding anything.
+        const version = welcomeVersion(event.data);
+        if (version === null) {
           return this.giveUp(ws, 'the server did not start with a Welcome: please reload');
         }
-        const version = view.getUint16(4, true);
         if (version !== PROTOCOL_VERSION) {
           return this.giveUp(ws, `the server speaks protocol ${version}, this page ${PROTOCOL_VERSION}: please reload`);
         }

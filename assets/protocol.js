@@ -1,6 +1,8 @@
 // Tessera websocket protocol codec: a plain ES module with no dependencies, for browsers and
 // Node.js >= 20. The wire format is defined byte by byte in docs/protocol.md; this module is
-// tested against the golden vectors in tests/golden/ (tests/js/protocol.test.mjs).
+// tested against the golden vectors in tests/golden/ (tests/js/protocol.test.mjs). Every
+// integer wider than a byte, variant tags and lengths included, is a varint (docs/protocol.md,
+// section 2): one byte up to 250, else a prefix byte (251, 252, 253) and 2, 4 or 8 bytes.
 //
 // Messages are plain objects with a `type` field naming the variant:
 //
@@ -26,9 +28,9 @@
 // RangeError naming the offending field.
 
 /** Bumped by the server on any change to the bytes of an existing message. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
-// Variant names in wire order: a name's index is its u32 tag on the wire.
+// Variant names in wire order: a name's index is its tag (a u32 varint) on the wire.
 export const CLIENT_MESSAGE_TYPES = Object.freeze(['SetViewport', 'Paint']);
 export const SERVER_MESSAGE_TYPES = Object.freeze([
   'Welcome',
@@ -80,9 +82,17 @@ const U64_LIMIT = 1n << 64n;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
-// Smallest encoded size of one list item, used to refuse absurd lengths before looping.
-const BOARD_INFO_MIN_BYTES = 33;
-const PIXEL_CHANGE_BYTES = 5;
+// Smallest encoded size of one list item, used to refuse absurd lengths before looping: a
+// BoardInfo of one-byte fields and an empty id and palette, a PixelChange of one-byte dx and dy.
+const BOARD_INFO_MIN_BYTES = 7;
+const PIXEL_CHANGE_MIN_BYTES = 3;
+
+// Varint prefixes: a first byte up to MAX_ONE_BYTE is the value itself; a prefix says that a
+// u16, u32 or u64 follows, little-endian. A field refuses a prefix wider than its type.
+const MAX_ONE_BYTE = 250;
+const PREFIX_U16 = 251;
+const PREFIX_U32 = 252;
+const PREFIX_U64 = 253;
 
 function asBytes(input) {
   if (input instanceof Uint8Array) return input;
@@ -118,23 +128,42 @@ class Reader {
     return this.view.getUint8(this.take(1, what));
   }
 
+  /** A varint whose prefix is at most `widest`: a Number, or a BigInt above 2^53 - 1. */
+  varint(widest, what) {
+    const at = this.pos;
+    const first = this.bytes[this.take(1, what)];
+    if (first <= MAX_ONE_BYTE) return first;
+    if (first > widest) {
+      throw new ProtocolError(`${what} at offset ${at} starts with ${first}, which is not a valid prefix for its type`);
+    }
+    switch (first) {
+      case PREFIX_U16:
+        return this.view.getUint16(this.take(2, what), true);
+      case PREFIX_U32:
+        return this.view.getUint32(this.take(4, what), true);
+      default: {
+        const value = this.view.getBigUint64(this.take(8, what), true);
+        return value <= MAX_SAFE ? Number(value) : value;
+      }
+    }
+  }
+
   u16(what) {
-    return this.view.getUint16(this.take(2, what), true);
+    return this.varint(PREFIX_U16, what);
   }
 
   u32(what) {
-    return this.view.getUint32(this.take(4, what), true);
+    return this.varint(PREFIX_U32, what);
   }
 
   u64(what) {
-    const value = this.view.getBigUint64(this.take(8, what), true);
-    return value <= MAX_SAFE ? Number(value) : value;
+    return this.varint(PREFIX_U64, what);
   }
 
   /** A u64 length prefix of items of at least `itemBytes` bytes each, checked against the input. */
   length(what, itemBytes) {
     const at = this.pos;
-    const n = this.view.getBigUint64(this.take(8, `${what} length`), true);
+    const n = BigInt(this.u64(`${what} length`));
     if (n * BigInt(itemBytes) > BigInt(this.remaining)) {
       throw new ProtocolError(
         `truncated input: ${what} at offset ${at} declares ${n} items of ${itemBytes} or more bytes, ` +
@@ -161,7 +190,7 @@ class Reader {
     }
   }
 
-  /** A u32 variant tag, returned as its name in `names`. */
+  /** A variant tag (a u32), returned as its name in `names`. */
   variant(names, what) {
     const at = this.pos;
     const tag = this.u32(`${what} tag`);
@@ -211,16 +240,27 @@ class Writer {
     this.view.setUint8(at, value);
   }
 
+  /** The shortest varint of `value`, a Number in 0..2^32-1. */
+  varint32(value) {
+    if (value <= MAX_ONE_BYTE) {
+      this.view.setUint8(this.reserve(1), value);
+    } else if (value <= 0xffff) {
+      const at = this.reserve(3);
+      this.view.setUint8(at, PREFIX_U16);
+      this.view.setUint16(at + 1, value, true);
+    } else {
+      const at = this.reserve(5);
+      this.view.setUint8(at, PREFIX_U32);
+      this.view.setUint32(at + 1, value, true);
+    }
+  }
+
   u16(value, what) {
-    checkUint(value, 0xffff, what);
-    const at = this.reserve(2);
-    this.view.setUint16(at, value, true);
+    this.varint32(checkUint(value, 0xffff, what));
   }
 
   u32(value, what) {
-    checkUint(value, 0xffffffff, what);
-    const at = this.reserve(4);
-    this.view.setUint32(at, value, true);
+    this.varint32(checkUint(value, 0xffffffff, what));
   }
 
   u64(value, what) {
@@ -233,8 +273,13 @@ class Writer {
       throw new TypeError(`${what} must be a safe integer Number or a BigInt, got ${describe(value)}`);
     }
     if (big < 0n || big >= U64_LIMIT) throw new RangeError(`${what} must be in 0..2^64-1, got ${big}`);
-    const at = this.reserve(8);
-    this.view.setBigUint64(at, big, true);
+    if (big <= 0xffffffffn) {
+      this.varint32(Number(big));
+    } else {
+      const at = this.reserve(9);
+      this.view.setUint8(at, PREFIX_U64);
+      this.view.setBigUint64(at + 1, big, true);
+    }
   }
 
   variant(names, name, what) {
@@ -433,7 +478,7 @@ function readServer(r) {
         version: r.u64('TileUpdate.version'),
         changes: [],
       };
-      const count = r.length('TileUpdate.changes', PIXEL_CHANGE_BYTES);
+      const count = r.length('TileUpdate.changes', PIXEL_CHANGE_MIN_BYTES);
       for (let i = 0; i < count; i++) {
         msg.changes.push({
           dx: r.u16(`TileUpdate.changes[${i}].dx`),
@@ -551,6 +596,26 @@ export function decodeServerFrame(bytes) {
     }
   }
   return messages;
+}
+
+/**
+ * The protocol version a server's first frame announces, read before decoding anything else
+ * (docs/protocol.md, section 9): the Welcome's tag (0) and then `protocol_version`, a u16
+ * varint. Returns null when the frame does not start with a Welcome. A version-1 server wrote
+ * fixed-width integers (`00 00 00 00 01 00`), which read as version 0 here and are reported as 1.
+ */
+export function welcomeVersion(bytes) {
+  const r = new Reader(bytes);
+  try {
+    if (r.varint(PREFIX_U32, 'ServerMessage tag') !== 0) return null;
+    const version = r.u16('Welcome.protocolVersion');
+    const rest = r.bytes.subarray(r.pos, r.pos + 4);
+    if (version === 0 && rest.length === 4 && rest.every((b, i) => b === [0, 0, 1, 0][i])) return 1;
+    return version;
+  } catch (e) {
+    if (e instanceof ProtocolError) return null;
+    throw e;
+  }
 }
 
 /** Decodes exactly one server message; trailing bytes are an error. */

@@ -544,10 +544,11 @@ fn probe<T>(
     name: impl Fn(T) -> String,
 ) -> Vec<String> {
     let mut names = Vec::new();
-    for tag in 0u32..=255 {
+    // Tags up to 250 are one byte in the varint encoding.
+    for tag in 0u8..=250 {
         let found = (0..=128).find_map(|padding| {
             let mut bytes = prefix.to_vec();
-            bytes.extend_from_slice(&tag.to_le_bytes());
+            bytes.push(tag);
             bytes.resize(bytes.len() + padding, 0);
             decode(&bytes)
         });
@@ -584,9 +585,9 @@ fn all_variants() -> BTreeMap<&'static str, Vec<String>> {
         code: ErrorCode::Malformed,
         message: String::new(),
     });
-    // Layouts from docs/protocol.md: PaintResult = tag, seq, outcome tag, [reason, retry];
-    // Error = tag, code, message.
-    assert_eq!((accepted.len(), rejected.len(), error.len()), (12, 20, 16));
+    // Layouts from docs/protocol.md, every field one byte here: PaintResult = tag, seq, outcome
+    // tag, [reason, retry]; Error = tag, code, message length.
+    assert_eq!((accepted.len(), rejected.len(), error.len()), (3, 5, 3));
     let outcome_of = |msg: ServerMessage| match msg {
         ServerMessage::PaintResult(r) => r.outcome,
         other => panic!("probed a PaintResult, decoded {other:?}"),
@@ -602,13 +603,13 @@ fn all_variants() -> BTreeMap<&'static str, Vec<String>> {
         ),
         (
             "PaintOutcome",
-            probe(&accepted[..8], one_server_message, |m| {
+            probe(&accepted[..2], one_server_message, |m| {
                 variant_name(&outcome_of(m))
             }),
         ),
         (
             "RejectReason",
-            probe(&rejected[..12], one_server_message, |m| {
+            probe(&rejected[..3], one_server_message, |m| {
                 match outcome_of(m) {
                     PaintOutcome::Rejected { reason, .. } => variant_name(&reason),
                     other => panic!("probed a rejection, decoded {other:?}"),
@@ -617,7 +618,7 @@ fn all_variants() -> BTreeMap<&'static str, Vec<String>> {
         ),
         (
             "ErrorCode",
-            probe(&error[..4], one_server_message, |m| match m {
+            probe(&error[..1], one_server_message, |m| match m {
                 ServerMessage::Error { code, .. } => variant_name(&code),
                 other => panic!("probed an Error, decoded {other:?}"),
             }),

@@ -1,13 +1,13 @@
 //! The wire protocol: every websocket message, and the only code that turns them into bytes.
 //!
-//! Messages are serde enums in the bincode wire format with fixed-width little-endian integers
-//! (see `docs/protocol.md` for the byte-by-byte definition and `tests/golden/` for pinned
-//! vectors). A server frame carries one or more [`ServerMessage`]s back to back; a client frame
+//! Messages are serde enums in bincode's standard wire format: little-endian variable-length
+//! integers (see `docs/protocol.md` for the byte-by-byte definition and `tests/golden/` for
+//! pinned vectors). A server frame carries one or more [`ServerMessage`]s back to back; a client frame
 //! carries exactly one [`ClientMessage`].
 
 mod view;
 
-use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
+use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 use serde::{Deserialize, Serialize};
 
 pub use view::{
@@ -16,17 +16,19 @@ pub use view::{
 };
 
 /// Bumped on any change to the bytes of an existing message.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
-/// Fixed-width integers keep every field at a known offset, so a client can be written from the
-/// byte tables in `docs/protocol.md` alone. The limit bounds what one decoded message may
-/// claim: without it a length field of 2^64 - 1 (a corrupt or hostile server frame) made
-/// bincode try to allocate that much and abort. The largest real message, a 1024 x 1024 tile
-/// state, is 1 MiB; client messages are bounded by `max_message_bytes` before they get here.
-const WIRE: Configuration<LittleEndian, Fixint, Limit<MAX_DECODED_BYTES>> =
-    bincode::config::standard()
-        .with_fixed_int_encoding()
-        .with_limit::<MAX_DECODED_BYTES>();
+/// Variable-length integers because most of what the server sends is tile updates, and a
+/// fixed-width one spent 34 bytes of header (u32 tag, u64 versions and count) on a 5-byte pixel
+/// change; in this encoding a small number is one byte, and an update of one change on a tile
+/// below version 65,536 is 14 bytes. The encoding is still simple enough to write a client from
+/// `docs/protocol.md` alone (section 2). Version 1 of the protocol used fixed-width integers.
+/// The limit bounds what one decoded message may claim: without it a length field of 2^64 - 1
+/// (a corrupt or hostile server frame) made bincode try to allocate that much and abort. The
+/// largest real message, a 1024 x 1024 tile state, is 1 MiB; client messages are bounded by
+/// `max_message_bytes` before they get here.
+const WIRE: Configuration<LittleEndian, Varint, Limit<MAX_DECODED_BYTES>> =
+    bincode::config::standard().with_limit::<MAX_DECODED_BYTES>();
 const MAX_DECODED_BYTES: usize = 64 << 20;
 
 /// Messages a client sends. One per binary websocket frame.
@@ -282,29 +284,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paint_is_a_fixed_width_little_endian_record() {
-        let bytes = encode_client(&ClientMessage::Paint {
+    fn paint_is_a_record_of_variable_length_integers() {
+        let paint = ClientMessage::Paint {
             seq: 7,
             board: 0,
             x: 3,
             y: 258,
             color: 5,
-        });
+        };
+        let bytes = encode_client(&paint);
         assert_eq!(
             bytes,
-            [1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 1, 0, 0, 5],
-            "tag u32, seq u32, board u16, x u32, y u32, color u8"
+            [1, 7, 0, 3, 251, 2, 1, 5],
+            "tag, seq, board, x, y (251 = two bytes follow), color"
         );
-        assert_eq!(
-            decode_client(&bytes).unwrap(),
-            ClientMessage::Paint {
-                seq: 7,
+        assert_eq!(decode_client(&bytes).unwrap(), paint);
+    }
+
+    /// The three widths of a varint, and the wider prefixes a narrower type refuses.
+    #[test]
+    fn integers_take_one_three_five_or_nine_bytes() {
+        let viewport = |x: u32| {
+            encode_client(&ClientMessage::SetViewport {
                 board: 0,
-                x: 3,
-                y: 258,
-                color: 5
-            }
-        );
+                x,
+                y: 0,
+                width: 1,
+                height: 1,
+            })
+        };
+        assert_eq!(viewport(250), [0, 0, 250, 0, 1, 1]);
+        assert_eq!(viewport(251), [0, 0, 251, 251, 0, 0, 1, 1]);
+        assert_eq!(viewport(65_536), [0, 0, 252, 0, 0, 1, 0, 0, 1, 1]);
+        let update = encode_server(&ServerMessage::TileUpdate(TileUpdate {
+            board: 0,
+            tx: 0,
+            ty: 0,
+            base_version: 1 << 32,
+            version: 1 << 32,
+            changes: vec![],
+        }));
+        assert_eq!(update[4], 253, "a u64 of 2^32 takes the 9-byte form");
+        assert_eq!(update.len(), 4 + 9 + 9 + 1);
+        // A u16 field (board) with the u32 prefix is malformed, not truncated to 16 bits.
+        assert!(decode_client(&[0, 252, 0, 0, 0, 0, 0, 0, 1, 1]).is_err());
     }
 
     #[test]
@@ -319,7 +342,7 @@ mod tests {
         assert!(decode_client(&bytes[..bytes.len() - 1]).is_err());
         bytes.push(0);
         assert!(decode_client(&bytes).is_err());
-        assert!(decode_client(&[9, 0, 0, 0]).is_err(), "unknown variant");
+        assert!(decode_client(&[9]).is_err(), "unknown variant");
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! [`TileState`]'s pixels are read off the frame instead of copied into a `Vec` per message.
 //!
 //! The layout read here is the one `docs/protocol.md` defines for the bincode encoding in
-//! [`super`] (fixed-width little-endian integers, `u32` variant tags, `u64` lengths); the tests
-//! below check it against that encoder, message by message, so the two cannot drift.
+//! [`super`] (bincode's variable-length little-endian integers, for variant tags and lengths
+//! too); the tests below check it against that encoder and decoder, byte by byte, so the two
+//! cannot drift.
 //!
 //! [`TileUpdate`]: super::TileUpdate
 //! [`TileState`]: super::TileState
@@ -14,11 +15,8 @@ use super::{DecodeError, PixelChange, ServerMessage, TileState, TileUpdate, deco
 /// Variant tags of [`ServerMessage`] (its declaration order, as bincode numbers variants).
 const TAG_TILE_STATE: u32 = 1;
 const TAG_TILE_UPDATE: u32 = 2;
-/// `tag, board, tx, ty, base_version, version, changes count`.
-const TILE_UPDATE_HEADER: usize = 4 + 2 + 2 + 2 + 8 + 8 + 8;
-/// `tag, board, tx, ty, version, width, height, pixels length`.
-const TILE_STATE_HEADER: usize = 4 + 2 + 2 + 2 + 8 + 2 + 2 + 8;
-const PIXEL_CHANGE: usize = 2 + 2 + 1;
+/// The smallest encoding of a [`PixelChange`]: one byte each for `dx`, `dy` and `color`.
+const MIN_PIXEL_CHANGE: usize = 3;
 
 /// One server message of a frame: tiles borrowed from the frame, anything else decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +53,9 @@ pub struct TileUpdateView<'a> {
 /// The changes of one update, decoded as they are iterated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PixelChanges<'a> {
-    /// A whole number of 5-byte records (checked when the update was read).
+    /// Exactly `left` encoded changes, every one checked when the update was read.
     records: &'a [u8],
+    left: usize,
 }
 
 impl ServerMessageView<'_> {
@@ -89,18 +88,19 @@ impl Iterator for PixelChanges<'_> {
     type Item = PixelChange;
 
     fn next(&mut self) -> Option<PixelChange> {
-        let (record, rest) = self.records.split_first_chunk::<PIXEL_CHANGE>()?;
-        self.records = rest;
-        Some(PixelChange {
-            dx: u16::from_le_bytes([record[0], record[1]]),
-            dy: u16::from_le_bytes([record[2], record[3]]),
-            color: record[4],
-        })
+        if self.left == 0 {
+            return None;
+        }
+        let mut at = Cursor(self.records);
+        // Cannot fail: read_tile_update checked `left` whole changes.
+        let change = at.pixel_change()?;
+        self.records = at.0;
+        self.left -= 1;
+        Some(change)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.records.len() / PIXEL_CHANGE;
-        (n, Some(n))
+        (self.left, Some(self.left))
     }
 }
 
@@ -128,14 +128,15 @@ impl<'a> Iterator for ServerFrameReader<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let read = match Cursor(self.rest).u32() {
-            Some(TAG_TILE_UPDATE) => read_tile_update(self.rest),
-            Some(TAG_TILE_STATE) => read_tile_state(self.rest),
+        let mut at = Cursor(self.rest);
+        let read = match at.u32() {
+            Some(TAG_TILE_UPDATE) => read_tile_update(at),
+            Some(TAG_TILE_STATE) => read_tile_state(at),
             _ => read_other(self.rest),
         };
         match read {
-            Ok((message, used)) => {
-                self.rest = &self.rest[used..];
+            Ok((message, rest)) => {
+                self.rest = rest;
                 Some(Ok(message))
             }
             Err(e) => {
@@ -146,50 +147,58 @@ impl<'a> Iterator for ServerFrameReader<'a> {
     }
 }
 
-fn read_tile_update(bytes: &[u8]) -> Result<(ServerMessageView<'_>, usize), DecodeError> {
-    let truncated = || DecodeError("truncated TileUpdate".into());
-    let mut at = Cursor(bytes.get(4..).ok_or_else(truncated)?);
+/// A message read from the front of a frame, and the bytes after it.
+type Read<'a> = Result<(ServerMessageView<'a>, &'a [u8]), DecodeError>;
+
+/// Reads a `TileUpdate` whose tag `at` has just read.
+fn read_tile_update(mut at: Cursor<'_>) -> Read<'_> {
+    let malformed = || DecodeError("truncated or malformed TileUpdate".into());
     let (board, tx, ty) = (at.u16(), at.u16(), at.u16());
     let (base_version, version, count) = (at.u64(), at.u64(), at.u64());
     let (Some(board), Some(tx), Some(ty), Some(base_version), Some(version), Some(count)) =
         (board, tx, ty, base_version, version, count)
     else {
-        return Err(truncated());
+        return Err(malformed());
     };
-    let len = usize::try_from(count)
+    // Refuses a count the frame cannot hold before walking it.
+    let left = usize::try_from(count)
         .ok()
-        .and_then(|c| c.checked_mul(PIXEL_CHANGE))
-        .filter(|&len| len <= bytes.len() - TILE_UPDATE_HEADER)
-        .ok_or_else(truncated)?;
-    let records = &bytes[TILE_UPDATE_HEADER..TILE_UPDATE_HEADER + len];
+        .filter(|&c| c <= at.0.len() / MIN_PIXEL_CHANGE)
+        .ok_or_else(malformed)?;
+    let records = at.0;
+    for _ in 0..left {
+        at.pixel_change().ok_or_else(malformed)?;
+    }
+    let used = records.len() - at.0.len();
     let update = TileUpdateView {
         board,
         tx,
         ty,
         base_version,
         version,
-        changes: PixelChanges { records },
+        changes: PixelChanges {
+            records: &records[..used],
+            left,
+        },
     };
-    Ok((
-        ServerMessageView::TileUpdate(update),
-        TILE_UPDATE_HEADER + len,
-    ))
+    Ok((ServerMessageView::TileUpdate(update), at.0))
 }
 
-fn read_tile_state(bytes: &[u8]) -> Result<(ServerMessageView<'_>, usize), DecodeError> {
-    let truncated = || DecodeError("truncated TileState".into());
-    let mut at = Cursor(bytes.get(4..).ok_or_else(truncated)?);
+/// Reads a `TileState` whose tag `at` has just read.
+fn read_tile_state(mut at: Cursor<'_>) -> Read<'_> {
+    let malformed = || DecodeError("truncated or malformed TileState".into());
     let (board, tx, ty, version) = (at.u16(), at.u16(), at.u16(), at.u64());
     let (width, height, len) = (at.u16(), at.u16(), at.u64());
     let (Some(board), Some(tx), Some(ty), Some(version), Some(width), Some(height), Some(len)) =
         (board, tx, ty, version, width, height, len)
     else {
-        return Err(truncated());
+        return Err(malformed());
     };
     let len = usize::try_from(len)
         .ok()
-        .filter(|&len| len <= bytes.len() - TILE_STATE_HEADER)
-        .ok_or_else(truncated)?;
+        .filter(|&len| len <= at.0.len())
+        .ok_or_else(malformed)?;
+    let (pixels, rest) = at.0.split_at(len);
     let state = TileStateView {
         board,
         tx,
@@ -197,17 +206,25 @@ fn read_tile_state(bytes: &[u8]) -> Result<(ServerMessageView<'_>, usize), Decod
         version,
         width,
         height,
-        pixels: &bytes[TILE_STATE_HEADER..TILE_STATE_HEADER + len],
+        pixels,
     };
-    Ok((ServerMessageView::TileState(state), TILE_STATE_HEADER + len))
+    Ok((ServerMessageView::TileState(state), rest))
 }
 
-fn read_other(bytes: &[u8]) -> Result<(ServerMessageView<'_>, usize), DecodeError> {
+fn read_other(bytes: &[u8]) -> Read<'_> {
     let (message, used) = decode_one(bytes)?;
-    Ok((ServerMessageView::Other(message), used))
+    Ok((ServerMessageView::Other(message), &bytes[used..]))
 }
 
-/// Little-endian fields read off the front of a slice; `None` once it runs out.
+/// bincode's varint: a first byte up to 250 is the value; 251, 252 and 253 say that a `u16`, a
+/// `u32` or a `u64` follows, little-endian. A type refuses a prefix wider than itself, and so
+/// does bincode.
+const MAX_ONE_BYTE: u8 = 250;
+const PREFIX_U16: u8 = 251;
+const PREFIX_U32: u8 = 252;
+const PREFIX_U64: u8 = 253;
+
+/// Fields read off the front of a slice; `None` once it runs out or a field is malformed.
 struct Cursor<'a>(&'a [u8]);
 
 impl Cursor<'_> {
@@ -217,16 +234,46 @@ impl Cursor<'_> {
         Some(*head)
     }
 
+    fn u8(&mut self) -> Option<u8> {
+        self.take::<1>().map(|[b]| b)
+    }
+
+    /// A varint of at most `widest` (one of the prefixes).
+    #[inline]
+    fn varint(&mut self, widest: u8) -> Option<u64> {
+        let first = self.u8()?;
+        if first <= MAX_ONE_BYTE {
+            return Some(u64::from(first));
+        }
+        if first > widest {
+            return None;
+        }
+        match first {
+            PREFIX_U16 => self.take().map(|b| u64::from(u16::from_le_bytes(b))),
+            PREFIX_U32 => self.take().map(|b| u64::from(u32::from_le_bytes(b))),
+            PREFIX_U64 => self.take().map(u64::from_le_bytes),
+            _ => None,
+        }
+    }
+
     fn u16(&mut self) -> Option<u16> {
-        self.take().map(u16::from_le_bytes)
+        self.varint(PREFIX_U16).map(|v| v as u16)
     }
 
     fn u32(&mut self) -> Option<u32> {
-        self.take().map(u32::from_le_bytes)
+        self.varint(PREFIX_U32).map(|v| v as u32)
     }
 
     fn u64(&mut self) -> Option<u64> {
-        self.take().map(u64::from_le_bytes)
+        self.varint(PREFIX_U64)
+    }
+
+    fn pixel_change(&mut self) -> Option<PixelChange> {
+        Some(PixelChange {
+            dx: self.u16()?,
+            dy: self.u16()?,
+            color: self.u8()?,
+        })
     }
 }
 
@@ -329,8 +376,9 @@ mod tests {
         }
     }
 
-    /// Every byte of a frame changed to a few values: both decoders accept or refuse alike, and
-    /// read the same messages when they accept.
+    /// Every byte of a frame changed to a few values (among them each varint prefix, so a
+    /// length or field can grow, shrink or take a prefix its type refuses): both decoders accept
+    /// or refuse alike, and read the same messages when they accept.
     #[test]
     fn corrupted_frames_read_like_the_owned_decoder() {
         let mut frame = Vec::new();
@@ -338,7 +386,7 @@ mod tests {
             encode_server_into(m, &mut frame);
         }
         for at in 0..frame.len() {
-            for value in [0, 1, 2, 5, 0x7f, 0xff] {
+            for value in [0, 1, 2, 5, 0x7f, 250, 251, 252, 253, 254, 0xff] {
                 let mut bad = frame.clone();
                 bad[at] = value;
                 let owned = decode_server_frame(&bad);
@@ -355,23 +403,38 @@ mod tests {
     }
 
     /// A length field claiming more than the frame holds: a TileState's pixel count, a
-    /// TileUpdate's change count (also one whose byte count overflows), refused by both
-    /// decoders, without a panic or a huge allocation.
+    /// TileUpdate's change count (also one whose byte count overflows, and one just one change
+    /// too many), refused by both decoders, without a panic or a huge allocation.
     #[test]
     fn a_length_past_the_frame_is_an_error_not_a_panic() {
-        for (message, field, claim) in [
-            (3, 22..30, u64::MAX),
-            (0, 26..34, u64::MAX),
-            (0, 26..34, u64::MAX / 5 + 1),
+        let claim = |prefix: &[u8], count: u64, suffix: &[u8]| {
+            let mut frame = prefix.to_vec();
+            frame.push(PREFIX_U64);
+            frame.extend_from_slice(&count.to_le_bytes());
+            frame.extend_from_slice(suffix);
+            frame
+        };
+        // tag, board, tx, ty, version, width, height | pixels length | pixels
+        let state = [1, 0, 0, 0, 0, 1, 1];
+        // tag, board, tx, ty, base_version, version | changes count | changes (dx, dy, color)
+        let update = [2, 0, 0, 0, 0, 1];
+        for frame in [
+            claim(&state, u64::MAX, &[5]),
+            claim(&state, 2, &[5]),
+            claim(&update, u64::MAX, &[0, 0, 5]),
+            claim(&update, u64::MAX / 3 + 1, &[0, 0, 5]),
+            claim(&update, 2, &[0, 0, 5]),
+            claim(&update, 2, &[0, 0, 5, PREFIX_U16, 0]),
         ] {
-            let mut frame = Vec::new();
-            encode_server_into(&messages()[message], &mut frame);
-            frame[field].copy_from_slice(&claim.to_le_bytes());
             assert!(
                 read_server_frame(&frame).next().unwrap().is_err(),
-                "{message}: {claim}"
+                "{frame:?}"
             );
-            assert!(decode_server_frame(&frame).is_err(), "{message}: {claim}");
+            assert!(decode_server_frame(&frame).is_err(), "{frame:?}");
         }
+        // The same frames with the right count are fine, so what failed above is the count.
+        let fine = claim(&update, 1, &[0, 0, 5]);
+        assert_eq!(read_server_frame(&fine).count(), 1);
+        assert!(decode_server_frame(&fine).is_ok());
     }
 }

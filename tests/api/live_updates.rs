@@ -356,7 +356,8 @@ async fn a_large_new_viewport_is_spread_over_bounded_frames_without_losing_tiles
 
 #[tokio::test]
 async fn a_message_larger_than_a_frame_goes_alone_in_its_own() {
-    // 128-pixel tiles: a state is 30 + 16,384 bytes, twice what a frame packs. Two of the three
+    // 128-pixel tiles: a state is 10 + 16,384 bytes (docs/protocol.md 4.4: seven one-byte
+    // fields, then the pixel count as `fb 00 40`), twice what a frame packs. Two of the three
     // tiles, so through per-tile subscriptions, whose states are queued in the same tick.
     let board = "[[boards]]\nid = \"main\"\nwidth = 384\nheight = 128\ntile_size = 128\n";
     let (app, _dir) = spawn_app(board).await;
@@ -365,7 +366,7 @@ async fn a_message_larger_than_a_frame_goes_alone_in_its_own() {
     viewer.view(0, 0, 256, 128).await;
     viewer.wait_for_tiles(2).await;
 
-    assert_eq!(viewer.largest_frame, 30 + 128 * 128, "one state a frame");
+    assert_eq!(viewer.largest_frame, 10 + 128 * 128, "one state a frame");
     assert_eq!(
         viewer.frames_received, 3,
         "the Welcome, then one frame per state"

@@ -32,6 +32,7 @@ const {
   encodeServerFrame,
   decodeServer,
   decodeServerFrame,
+  welcomeVersion,
 } = protocol;
 
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', goldenDir), 'utf8'));
@@ -142,27 +143,32 @@ test('trailing bytes after one message are refused', () => {
 });
 
 test('unknown variants are refused with their tag', () => {
-  assert.throws(() => decodeServerFrame(Uint8Array.of(9, 0, 0, 0)), { name: 'ProtocolError', message: /unknown ServerMessage variant 9/ });
-  assert.throws(() => decodeClient(Uint8Array.of(2, 0, 0, 0)), /unknown ClientMessage variant 2/);
+  assert.throws(() => decodeServerFrame(Uint8Array.of(9)), { name: 'ProtocolError', message: /unknown ServerMessage variant 9/ });
+  assert.throws(() => decodeClient(Uint8Array.of(2)), /unknown ClientMessage variant 2/);
   // An Error whose code is one past the last known ErrorCode.
-  const bad = Uint8Array.of(4, 0, 0, 0, ERROR_CODES.length, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  const bad = Uint8Array.of(4, ERROR_CODES.length, 0);
   assert.throws(() => decodeServer(bad), /unknown ErrorCode variant 6/);
+  // A tag in the three-byte form is still a tag (bincode reads it so too).
+  assert.throws(() => decodeServerFrame(Uint8Array.of(251, 9, 1)), /unknown ServerMessage variant 265/);
 });
 
 test('absurd lengths are refused before any allocation', () => {
-  // TileUpdate with 2^62 changes.
-  const bytes = new Uint8Array(34);
+  // TileUpdate (tag, board, tx, ty, base_version, version, all 0) with 2^62 changes.
+  const bytes = new Uint8Array(15);
   const view = new DataView(bytes.buffer);
-  view.setUint32(0, SERVER_MESSAGE_TYPES.indexOf('TileUpdate'), true);
-  view.setBigUint64(26, 1n << 62n, true);
-  assert.throws(() => decodeServer(bytes), /TileUpdate.changes at offset 26 declares 4611686018427387904 items/);
+  view.setUint8(0, SERVER_MESSAGE_TYPES.indexOf('TileUpdate'));
+  view.setUint8(6, 253);
+  view.setBigUint64(7, 1n << 62n, true);
+  assert.throws(() => decodeServer(bytes), /TileUpdate.changes at offset 6 declares 4611686018427387904 items/);
+  // Two changes declared, one present.
+  assert.throws(() => decodeServer(Uint8Array.of(2, 0, 0, 0, 0, 0, 2, 0, 0, 5)), /declares 2 items/);
 });
 
 test('strings must be valid UTF-8 and count bytes, not characters', () => {
   const bytes = encodeServer({ type: 'Error', code: 'Malformed', message: 'é' });
-  assert.equal(hex(bytes), '0400000000000000' + '0200000000000000' + 'c3a9');
+  assert.equal(hex(bytes), '04' + '00' + '02' + 'c3a9');
   bytes[bytes.length - 1] = 0x28;
-  assert.throws(() => decodeServer(bytes), /Error.message at offset 16 is not valid UTF-8/);
+  assert.throws(() => decodeServer(bytes), /Error.message at offset 3 is not valid UTF-8/);
 });
 
 test('TileState pixels must cover width * height', () => {
@@ -191,10 +197,35 @@ test('decoding accepts ArrayBuffers and views at an offset', () => {
   assert.throws(() => decodeServerFrame('00'), TypeError);
 });
 
+test('integers take the shortest varint, and a field refuses a prefix wider than its type', () => {
+  const viewport = (x) => hex(encodeClient({ type: 'SetViewport', board: 0, x, y: 0, width: 1, height: 1 }));
+  assert.equal(viewport(250), '0000fa000101');
+  assert.equal(viewport(251), '0000fbfb00000101');
+  assert.equal(viewport(65535), '0000fbffff000101');
+  assert.equal(viewport(65536), '0000fc00000100000101');
+  assert.equal(viewport(2 ** 32 - 1), '0000fcffffffff000101');
+  const state = (version) => hex(encodeServer({ type: 'TileState', board: 0, tx: 0, ty: 0, version, width: 1, height: 1, pixels: [7] }));
+  assert.equal(state(2 ** 32), '01000000fd0000000001000000010101' + '07');
+  // board is a u16: the u32 prefix is refused, not truncated.
+  assert.throws(() => decodeClient(Uint8Array.of(0, 252, 0, 0, 0, 0, 0, 0, 1, 1)), /SetViewport.board at offset 1 starts with 252/);
+  // The long form of a small value decodes like the short one.
+  assert.deepEqual(decodeClient(Uint8Array.of(0, 251, 3, 0, 0, 0, 1, 1)), { type: 'SetViewport', board: 3, x: 0, y: 0, width: 1, height: 1 });
+});
+
+test('welcomeVersion reads the version before anything else, this one and version 1', () => {
+  const v = serverVectors.find((v) => v.messages.some((m) => m.type === 'Welcome'));
+  assert.equal(welcomeVersion(v.bytes), PROTOCOL_VERSION);
+  // A version-1 Welcome started with a u32 tag and a u16 version, fixed-width.
+  assert.equal(welcomeVersion(Uint8Array.of(0, 0, 0, 0, 1, 0, 42, 0, 0, 0, 0, 0, 0, 0)), 1);
+  assert.equal(welcomeVersion(Uint8Array.of(0, 251, 7, 1)), 263);
+  assert.equal(welcomeVersion(Uint8Array.of(3, 7, 0)), null, 'a PaintResult is not a Welcome');
+  assert.equal(welcomeVersion(Uint8Array.of(0)), null, 'truncated');
+});
+
 test('encodeClient refuses values that do not fit their field', () => {
   const paint = { type: 'Paint', seq: 1, board: 0, x: 0, y: 0, color: 0 };
-  assert.equal(encodeClient(paint).length, 19);
-  assert.equal(encodeClient({ type: 'SetViewport', board: 0, x: 0, y: 0, width: 0, height: 0 }).length, 22);
+  assert.equal(encodeClient(paint).length, 6);
+  assert.equal(encodeClient({ type: 'SetViewport', board: 0, x: 0, y: 0, width: 0, height: 0 }).length, 6);
   assert.throws(() => encodeClient({ ...paint, board: 65536 }), { name: 'RangeError', message: /Paint.board must be an integer in 0..65535/ });
   assert.throws(() => encodeClient({ ...paint, color: 256 }), /Paint.color/);
   assert.throws(() => encodeClient({ ...paint, x: -1 }), RangeError);
