@@ -10,7 +10,10 @@
 #        p3 ladder overrides: P3_NS="250 500 ..." (sessions to try), P3_LO (largest known pass)
 # Env:   OUT_DIR (default /tmp/e2e), WSPROBE (default ../shared/tools/wsprobe, built there),
 #        REPEAT (runs per point where a median is wanted, default 3),
-#        TESSERA_BIN (the server binary, default target/release/tessera: another build for A/B runs)
+#        TESSERA_BIN (the server binary, default target/release/tessera: another build for A/B runs),
+#        TESSERA_LOAD (the generator, default target/release/tessera-load: an A/B run across a
+#        protocol change needs each build's own), TESSERA_COMMIT (the commit recorded with each
+#        run, default HEAD's: the commit those binaries were built from)
 #
 # Each run: wait until the machine is idle (<10% busy for 2 s in a row, up to 3 min), start the
 # server in a temp working dir (port 0, temp data dir, open-file limit raised to the hard limit),
@@ -28,9 +31,9 @@ mkdir -p "$OUT_DIR"
 cargo build --release --bins -q
 (cd "$WSPROBE_DIR" && cargo build --release -q)
 SERVER=${TESSERA_BIN:-$ROOT/target/release/tessera}
-LOAD=$ROOT/target/release/tessera-load
+LOAD=${TESSERA_LOAD:-$ROOT/target/release/tessera-load}
 LIMIT=$WSPROBE_DIR/target/release/wsprobe
-COMMIT=$(git rev-parse --short HEAD)
+COMMIT=${TESSERA_COMMIT:-$(git rev-parse --short HEAD)}
 NPROC=$(nproc)
 ulimit -n "$(ulimit -Hn)"
 
