@@ -345,8 +345,9 @@ fn tick_coalesce(c: &mut Criterion) {
     group.finish();
 }
 
-/// The encoded `TileUpdate` of one tick of tile `coord` at tile size 64: 5 paints, 59 bytes
-/// (34 + 5 x 5, docs/protocol.md).
+/// The encoded `TileUpdate` of one tick of tile `coord` at tile size 64: 5 paints, 22 bytes
+/// (7 + 5 x 3 on a fresh tile of board 0 below tile 251, docs/protocol.md 4.5; 59 bytes in
+/// protocol 1), fewer when two paints fall on one pixel.
 fn update_bytes(rng: &mut XorShift, coord: TileCoord) -> Bytes {
     const TILE_SIZE: u32 = 64;
     let mut buffer = tile_buffer(TILE_SIZE, coord);
@@ -362,8 +363,8 @@ fn update_bytes(rng: &mut XorShift, coord: TileCoord) -> Bytes {
 /// The measured session write, replicating `Session::write` on public types: drain the queue,
 /// keep the frames of the current board and subscription epochs, then send a lone frame as is or
 /// concatenate everything (after the pending replies) into one `Bytes`. Since the session packs
-/// frames of at most 8 KiB, this is what it does for up to 8 KiB of queued updates (about 135
-/// of the 59-byte updates used here); larger inputs below measure the same copying in one frame
+/// frames of at most 8 KiB, this is what it does for up to 8 KiB of queued updates (about 370
+/// of the 22-byte updates used here); larger inputs below measure the same copying in one frame
 /// where the session would send it in several.
 fn session_write(
     queue: &FrameQueue,
@@ -402,7 +403,7 @@ fn session_write(
 /// frame. K = tiles in view that changed this tick: 1 = zoomed in on one tile (the frame goes out
 /// untouched, no copy), 16 = a 4x4-tile window (256x256 pixels at tile 64), 256 = the overview
 /// of the whole 1000x1000 board at tile 64 (16x16 tiles, every one of which changes each tick at
-/// the target load). Each frame is one tile's 59-byte update (5 paints). Throughput in frames.
+/// the target load). Each frame is one tile's 22-byte update (5 paints). Throughput in frames.
 ///
 /// The model is the 200 target sessions writing once each per tick: 200 long-lived queues, the
 /// (unmeasured) setup queues session i's K frames as the tiles would, the measured routine is its
