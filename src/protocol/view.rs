@@ -194,9 +194,11 @@ fn read_tile_state(mut at: Cursor<'_>) -> Read<'_> {
     else {
         return Err(malformed());
     };
+    // The frame must hold the pixels, and so must the owned decoder's limit: both decoders
+    // refuse the same frames, even one larger than any the server sends.
     let len = usize::try_from(len)
         .ok()
-        .filter(|&len| len <= at.0.len())
+        .filter(|&len| len <= at.0.len() && len <= super::MAX_DECODED_BYTES)
         .ok_or_else(malformed)?;
     let (pixels, rest) = at.0.split_at(len);
     let state = TileStateView {
@@ -436,5 +438,27 @@ mod tests {
         let fine = claim(&update, 1, &[0, 0, 5]);
         assert_eq!(read_server_frame(&fine).count(), 1);
         assert!(decode_server_frame(&fine).is_ok());
+    }
+
+    /// A TileState whose pixels the frame holds but which exceeds the owned decoder's limit:
+    /// refused by both decoders, and one byte less is read by both.
+    #[test]
+    fn pixels_past_the_decode_limit_are_refused_like_the_owned_decoder() {
+        for (len, accepted) in [
+            (super::super::MAX_DECODED_BYTES + 1, false),
+            (super::super::MAX_DECODED_BYTES - 64, true),
+        ] {
+            // tag, board, tx, ty, version, width, height | pixels length (u64 form) | pixels
+            let mut frame = vec![1, 0, 0, 0, 0, 1, 1, PREFIX_U64];
+            frame.extend_from_slice(&(len as u64).to_le_bytes());
+            frame.resize(frame.len() + len, 0);
+            let in_place = read_server_frame(&frame).next().unwrap();
+            assert_eq!(in_place.is_ok(), accepted, "in place, {len} pixels");
+            assert_eq!(
+                decode_server_frame(&frame).is_ok(),
+                accepted,
+                "owned, {len}"
+            );
+        }
     }
 }
