@@ -5,6 +5,7 @@
 //! pinned vectors). A server frame carries one or more [`ServerMessage`]s back to back; a client frame
 //! carries exactly one [`ClientMessage`].
 
+mod borrowed;
 mod view;
 
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
@@ -66,7 +67,11 @@ pub enum ServerMessage {
     /// The outcome of one `Paint`.
     PaintResult(PaintResult),
     /// Something the client sent was refused; see [`ErrorCode`].
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        #[serde(deserialize_with = "borrowed::string")]
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +80,7 @@ pub struct Welcome {
     /// This connection's id (for logs; a reconnect gets a new one).
     pub session_id: u64,
     /// The identity to present as `?token=` on the next connection, so cooldowns follow the user.
+    #[serde(deserialize_with = "borrowed::string")]
     pub user_token: String,
     pub limits: Limits,
     /// Boards in index order: messages name a board by its index in this list.
@@ -95,6 +101,7 @@ pub struct Limits {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BoardInfo {
+    #[serde(deserialize_with = "borrowed::string")]
     pub id: String,
     pub width: u32,
     pub height: u32,
@@ -116,7 +123,10 @@ pub struct TileState {
     pub width: u16,
     pub height: u16,
     /// `width * height` palette indices, row-major.
-    #[serde(with = "serde_bytes")]
+    #[serde(
+        serialize_with = "serde_bytes::serialize",
+        deserialize_with = "borrowed::bytes"
+    )]
     pub pixels: Vec<u8>,
 }
 
