@@ -2,8 +2,8 @@
 //!
 //! Messages are serde enums in bincode's standard wire format: little-endian variable-length
 //! integers (see `docs/protocol.md` for the byte-by-byte definition and `tests/golden/` for
-//! pinned vectors). A server frame carries one or more [`ServerMessage`]s back to back; a client frame
-//! carries exactly one [`ClientMessage`].
+//! pinned vectors). A server frame carries one or more [`ServerMessage`]s back to back; a
+//! client frame carries exactly one [`ClientMessage`].
 
 mod borrowed;
 mod view;
@@ -22,8 +22,8 @@ pub const PROTOCOL_VERSION: u16 = 2;
 /// Variable-length integers because most of what the server sends is tile updates, and a
 /// fixed-width one spent 34 bytes of header (u32 tag, u64 versions and count) on a 5-byte pixel
 /// change; in this encoding a small number is one byte, and an update of one change on a tile
-/// below version 65,536 is at most 14 bytes. The encoding is still simple enough to write a client from
-/// `docs/protocol.md` alone (section 2). Version 1 of the protocol used fixed-width integers.
+/// below version 65,536 is at most 14 bytes. The encoding is still simple enough to write a
+/// client from `docs/protocol.md` alone (section 2). Version 1 used fixed-width integers.
 /// The limit bounds what one decoded message may claim: without it a length field of 2^64 - 1
 /// (a corrupt or hostile server frame) made bincode try to allocate that much and abort. The
 /// largest real message, a 1024 x 1024 tile state, is 1 MiB; client messages are bounded by
