@@ -607,10 +607,11 @@ export function decodeServerFrame(bytes) {
 export function welcomeVersion(bytes) {
   const r = new Reader(bytes);
   try {
-    if (r.varint(PREFIX_U32, 'ServerMessage tag') !== 0) return null;
+    if (r.u32('ServerMessage tag') !== 0) return null;
     const version = r.u16('Welcome.protocolVersion');
-    const rest = r.bytes.subarray(r.pos, r.pos + 4);
-    if (version === 0 && rest.length === 4 && rest.every((b, i) => b === [0, 0, 1, 0][i])) return 1;
+    // Version 1's tag was 00 00 00 00 and its version 01 00: read here as 0, then 00 00 01 00.
+    const [a, b, c, d] = r.bytes.subarray(r.pos, r.pos + 4);
+    if (version === 0 && a === 0 && b === 0 && c === 1 && d === 0) return 1;
     return version;
   } catch (e) {
     if (e instanceof ProtocolError) return null;

@@ -2,16 +2,18 @@
 //! from the frame before copying it.
 //!
 //! Why: bincode decodes an owned `String` or `Vec<u8>` by allocating the length the message
-//! claims and only then reading that many bytes, so a 7-byte frame claiming a 64 MiB string made
-//! the decoder allocate 64 MiB (the configured limit) before failing. `docs/protocol.md` (section
-//! 2) tells decoders to check every length against the bytes left in the frame before
-//! allocating; asking the decoder for a borrowed `&str` or `&[u8]` does exactly that (bincode
-//! takes the bytes from the frame, or fails), and the copy that follows is of bytes that exist.
+//! claims and only then reading that many bytes, so a 10-byte `Error` claiming a 32 MiB message
+//! made the decoder allocate 32 MiB before failing (anything up to the configured limit,
+//! `tests/decode_allocation.rs`). `docs/protocol.md` (section 2) tells decoders to check every
+//! length against the bytes left in the frame before allocating; asking the decoder for a
+//! borrowed `&str` or `&[u8]` does exactly that (bincode takes the bytes from the frame, or
+//! fails), and the copy that follows is of bytes that exist. Protocol messages are only ever
+//! decoded from bincode, which hands these visitors borrowed data.
 
 use std::fmt;
 
 use serde::Deserializer;
-use serde::de::{Error, SeqAccess, Visitor};
+use serde::de::{Error, Visitor};
 
 /// A `String` field, read from the frame before it is copied.
 pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -26,10 +28,6 @@ pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::E
         fn visit_str<E: Error>(self, text: &str) -> Result<String, E> {
             Ok(text.to_owned())
         }
-
-        fn visit_string<E: Error>(self, text: String) -> Result<String, E> {
-            Ok(text)
-        }
     }
     deserializer.deserialize_str(Text)
 }
@@ -37,7 +35,7 @@ pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::E
 /// A `Vec<u8>` field encoded as one block of bytes, read from the frame before it is copied.
 pub fn bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
     struct Block;
-    impl<'de> Visitor<'de> for Block {
+    impl Visitor<'_> for Block {
         type Value = Vec<u8>;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -46,19 +44,6 @@ pub fn bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::E
 
         fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
             Ok(bytes.to_vec())
-        }
-
-        fn visit_byte_buf<E: Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
-            Ok(bytes)
-        }
-
-        /// Formats without a bytes type (JSON) write the block as a list of numbers.
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(byte) = seq.next_element()? {
-                out.push(byte);
-            }
-            Ok(out)
         }
     }
     deserializer.deserialize_bytes(Block)

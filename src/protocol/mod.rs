@@ -21,9 +21,10 @@ pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Variable-length integers because most of what the server sends is tile updates, and a
 /// fixed-width one spent 34 bytes of header (u32 tag, u64 versions and count) on a 5-byte pixel
-/// change; in this encoding a small number is one byte, and an update of one change on a tile
-/// below version 65,536 is at most 14 bytes. The encoding is still simple enough to write a
-/// client from `docs/protocol.md` alone (section 2). Version 1 used fixed-width integers.
+/// change; in this encoding a small number is one byte, and an update of one change is at most
+/// 14 bytes while the board index and tile coordinates are below 251 and the tile's version
+/// below 65,536. The encoding is still simple enough to write a client from `docs/protocol.md`
+/// alone (section 2). Version 1 used fixed-width integers.
 /// The limit bounds what one decoded message may claim: without it a length field of 2^64 - 1
 /// (a corrupt or hostile server frame) made bincode try to allocate that much and abort. The
 /// largest real message, a 1024 x 1024 tile state, is 1 MiB; client messages are bounded by

@@ -405,8 +405,9 @@ mod tests {
     }
 
     /// A length field claiming more than the frame holds: a TileState's pixel count, a
-    /// TileUpdate's change count (also one whose byte count overflows, and one just one change
-    /// too many), refused by both decoders, without a panic or a huge allocation.
+    /// TileUpdate's change count (also one whose smallest size, 3 bytes a change, overflows a
+    /// u64, and one just one change too many), refused by both decoders, without a panic or a
+    /// huge allocation.
     #[test]
     fn a_length_past_the_frame_is_an_error_not_a_panic() {
         let claim = |prefix: &[u8], count: u64, suffix: &[u8]| {
@@ -441,7 +442,8 @@ mod tests {
     }
 
     /// A TileState whose pixels the frame holds but which exceeds the owned decoder's limit:
-    /// refused by both decoders, and one byte less is read by both.
+    /// refused by both decoders; one whose pixels and header fit under the limit is read by
+    /// both.
     #[test]
     fn pixels_past_the_decode_limit_are_refused_like_the_owned_decoder() {
         for (len, accepted) in [
