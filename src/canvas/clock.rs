@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::storage::journal::CommitSchedule;
+
 /// Tick boundaries shared by every tile and session of the process.
 ///
 /// Tiles flush at `origin + k * period`; sessions write at `origin + k * period + session_lag`
@@ -35,6 +37,12 @@ impl TickClock {
 
     pub fn period(&self) -> Duration {
         self.period
+    }
+
+    /// The journal commits just before each tile-flush boundary, so a tick's paints are durable
+    /// by the time the sessions write the tick's acknowledgements.
+    pub fn commit_schedule(&self) -> CommitSchedule {
+        CommitSchedule::before_ticks(self.origin.into_std(), self.period)
     }
 
     /// The first tile-flush boundary strictly after `now`, and its tick index (what the

@@ -127,8 +127,8 @@ impl Canvas {
     /// room would queue late and out of order). Both happen under the journal's lock, so the
     /// journal holds each tile's paints in the order the tile applies them. A queued paint
     /// is applied at the tile's next tick whether or not its sender is still connected. It is
-    /// accepted once its ticket is durable: the journal's writer syncs within a few
-    /// milliseconds (`COMMIT_INTERVAL` plus the sync), and a session answers at its next write.
+    /// accepted once its ticket is durable: the journal's writer syncs just before each tick
+    /// boundary (`CommitSchedule`), and a session answers at its next write, after the boundary.
     pub fn paint(
         &self,
         user: &UserToken,

@@ -250,7 +250,8 @@ fn start_boards(
                 BoardFeed::new(board_index, geometry, tiles, clock, schedule)
             })
         });
-        let journal = Journal::open(&store.journal_dir(), geometry).map_err(restore_error)?;
+        let journal = Journal::open(&store.journal_dir(), geometry, clock.commit_schedule())
+            .map_err(restore_error)?;
         boards.push(Arc::new(Board::new(
             board_index,
             board.clone(),

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Segments are numbered upwards and hold batches of records (see [`format`]); each batch is
-//! one group commit: one `write` and one `fdatasync` for every paint that arrived meanwhile.
+//! one group commit: one `write` and one `fdatasync` for every paint that arrived meanwhile,
+//! once per tick (see [`CommitSchedule`]).
 //! A new segment is created complete with its header (temp file, fsync, rename, fsync dir), so
 //! a segment always has a valid header.
 //!
@@ -41,12 +42,14 @@
 //! twice: versions after a crash may jump, but never go back.
 
 pub mod format;
+mod schedule;
 mod writer;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 pub use format::Record;
+pub use schedule::CommitSchedule;
 pub use writer::{Journal, JournalFailed, Ticket};
 
 use super::StorageError;

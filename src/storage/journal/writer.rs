@@ -1,6 +1,6 @@
 //! The running journal of one board: paints are appended to a buffer in memory, and one thread
-//! writes and fsyncs whatever has accumulated (group commit), then publishes how far the journal
-//! is durable. Callers acknowledge a paint once its ticket is durable.
+//! writes and fsyncs whatever has accumulated (group commit, once per tick: see
+//! [`CommitSchedule`]), then publishes how far the journal is durable. Callers acknowledge a paint once its ticket is durable.
 
 use std::fs::File;
 use std::io::Write;
@@ -11,16 +11,10 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::{oneshot, watch};
 
 use super::format::{self, MAX_BATCH_RECORDS, RECORD_LEN, Record};
+use super::schedule::CommitSchedule;
 use super::{create_segment, delete_segments, list_segments};
 use crate::geometry::BoardGeometry;
 use crate::storage::StorageError;
-
-/// Shortest time from the start of one group commit to the start of the next. Committing as
-/// soon as anything arrives means one `fdatasync` (a filesystem journal commit) right after
-/// another under load (one takes about 0.2 ms on the reference machine's disk); sessions acknowledge at their write boundary anyway (once a tick), so letting a
-/// batch gather for 2 ms delays an acknowledgement by at most that plus the sync, for at most
-/// 500 syncs a second per board.
-const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Position of one record in the journal: the number of records appended up to and including it.
 /// Tickets start at 1 and grow by one per record, so `durable >= ticket` says it is on disk.
@@ -61,6 +55,9 @@ struct Pending {
     seal: Option<oneshot::Sender<Result<u64, StorageError>>>,
     closed: bool,
     failed: bool,
+    /// The writer waits for records: the next append wakes it. While it waits for its commit
+    /// point instead, appends leave it alone (one wake-up per commit, not one per paint).
+    writer_idle: bool,
 }
 
 pub struct Journal {
@@ -72,8 +69,12 @@ pub struct Journal {
 
 impl Journal {
     /// Starts a new segment after any existing ones (recovery has replayed and removed them
-    /// before this runs) and the thread that writes it.
-    pub fn open(dir: &Path, geometry: BoardGeometry) -> Result<Arc<Self>, StorageError> {
+    /// before this runs) and the thread that writes it, committing on `schedule`.
+    pub fn open(
+        dir: &Path,
+        geometry: BoardGeometry,
+        schedule: CommitSchedule,
+    ) -> Result<Arc<Self>, StorageError> {
         let next = list_segments(dir)?.last().map_or(1, |(id, _)| id + 1);
         let file = create_segment(dir, next, geometry)?;
         let journal = Arc::new(Self {
@@ -84,6 +85,7 @@ impl Journal {
                 seal: None,
                 closed: false,
                 failed: false,
+                writer_idle: false,
             }),
             wake: Condvar::new(),
             durable: watch::Sender::new(Durable {
@@ -94,6 +96,7 @@ impl Journal {
         let writer = Writer {
             journal: Arc::clone(&journal),
             geometry,
+            schedule,
             file,
             segment: next,
             segment_has_records: false,
@@ -134,8 +137,11 @@ impl Journal {
         record.encode_into(&mut pending.records);
         pending.issued += 1;
         let ticket = pending.issued;
+        let wake = std::mem::take(&mut pending.writer_idle);
         drop(pending);
-        self.wake.notify_one();
+        if wake {
+            self.wake.notify_one();
+        }
         Ok(Some(ticket))
     }
 
@@ -210,6 +216,7 @@ impl Journal {
 struct Writer {
     journal: Arc<Journal>,
     geometry: BoardGeometry,
+    schedule: CommitSchedule,
     file: File,
     segment: u64,
     segment_has_records: bool,
@@ -219,28 +226,36 @@ impl Writer {
     fn run(mut self) {
         let mut records = Vec::new();
         let mut framed = Vec::new();
+        let mut last_commit = None;
         loop {
             let (issued, seal, closed) = {
                 let mut pending = self.journal.pending.lock();
                 while pending.records.is_empty() && pending.seal.is_none() && !pending.closed {
+                    pending.writer_idle = true;
                     self.journal.wake.wait(&mut pending);
                 }
+                pending.writer_idle = false;
+                // Let the batch gather until the commit point (see `CommitSchedule`); a seal or
+                // a close does not wait.
+                let at = self
+                    .schedule
+                    .next_commit(std::time::Instant::now(), last_commit);
+                while pending.seal.is_none()
+                    && !pending.closed
+                    && !self.journal.wake.wait_until(&mut pending, at).timed_out()
+                {}
                 // The two buffers trade places, so neither reallocates once grown.
                 std::mem::swap(&mut pending.records, &mut records);
                 (pending.issued, pending.seal.take(), pending.closed)
             };
             if !records.is_empty() {
-                let committed = std::time::Instant::now();
+                last_commit = Some(std::time::Instant::now());
                 if let Err(e) = self.write(&records, &mut framed) {
                     self.fail(e, seal);
                     return;
                 }
                 records.clear();
                 self.journal.durable.send_modify(|d| d.through = issued);
-                if seal.is_none() && !closed {
-                    // Let the next batch gather: see COMMIT_INTERVAL.
-                    std::thread::sleep(COMMIT_INTERVAL.saturating_sub(committed.elapsed()));
-                }
             }
             if let Some(seal) = seal {
                 match self.rotate() {
