@@ -139,7 +139,8 @@ run() {
         "rss_before_kib": $rss0, "rss_samples_kib": ($rss | split(",") | map(select(. != "") | tonumber)),
         "load": $load}' >>"$OUT_DIR/$item.jsonl"
     echo "$(date -u +%T) $item $label try $try: $(jq -c '{pps: .paints_per_s, miss: .missing, dup: .duplicates,
-      p50: .latency_ms.p50, p99: .latency_ms.p99, srv: .server_cpu_pct, tool: .tool_cpu_pct,
+      p50: .latency_ms.p50, p99: .latency_ms.p99, srv: .server_cpu_pct, usr: .server_user_cpu_pct,
+      sys: .server_system_cpu_pct, tool: .tool_cpu_pct,
       busy: .machine_busy_pct, rss: .server_rss_mib}' <<<"$out") other=$other" >&2
     [ "$contaminated" = false ] && break
     echo "  contaminated (other processes used $other% of a core); retrying" >&2

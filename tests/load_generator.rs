@@ -97,8 +97,21 @@ async fn uniform_viewers_receive_every_paint_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn overview_viewers_receive_every_paint() {
-    let report = against_server(&["--scenario", "overview"]).await;
+    // The server runs in this process, so its CPU is this process's.
+    let pid = std::process::id().to_string();
+    let report = against_server(&["--scenario", "overview", "--server-pid", &pid]).await;
     assert_every_paint_delivered_once(&report);
+    let cpu = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} is not a number in {report}"))
+    };
+    assert!(cpu("server_cpu_pct") > 0.0, "{report}");
+    assert!(
+        (cpu("server_user_cpu_pct") + cpu("server_system_cpu_pct") - cpu("server_cpu_pct")).abs()
+            < 0.01,
+        "user and system time add up to the server's CPU: {report}"
+    );
     // Every viewer sees the whole board: each measured paint reaches all twenty.
     assert_eq!(
         count(&report, "deliveries_expected"),

@@ -125,6 +125,10 @@ pub struct Report {
     pub server_pid: Option<u32>,
     pub server_rss_mib: Option<f64>,
     pub server_cpu_pct: Option<f64>,
+    /// `server_cpu_pct` split into the server's own code and the kernel on its behalf: what
+    /// separates a server's per-frame cost from the socket's (BENCHMARKS.md).
+    pub server_user_cpu_pct: Option<f64>,
+    pub server_system_cpu_pct: Option<f64>,
     pub tool_cpu_pct: Option<f64>,
     pub machine_busy_pct: Option<f64>,
 }
@@ -190,6 +194,8 @@ const TABLE_ORDER: &[&str] = &[
     "server_pid",
     "server_rss_mib",
     "server_cpu_pct",
+    "server_user_cpu_pct",
+    "server_system_cpu_pct",
     "tool_cpu_pct",
     "machine_busy_pct",
 ];
@@ -337,6 +343,8 @@ mod tests {
             server_pid: None,
             server_rss_mib: None,
             server_cpu_pct: None,
+            server_user_cpu_pct: None,
+            server_system_cpu_pct: None,
             tool_cpu_pct: None,
             machine_busy_pct: None,
         };

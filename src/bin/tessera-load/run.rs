@@ -594,6 +594,8 @@ fn build_report(
         server_pid: args.server_pid,
         server_rss_mib: server_rss_mib.map(round3),
         server_cpu_pct: cpu.server_pct.map(round3),
+        server_user_cpu_pct: cpu.server_user_pct.map(round3),
+        server_system_cpu_pct: cpu.server_system_pct.map(round3),
         tool_cpu_pct: cpu.tool_pct.map(round3),
         machine_busy_pct: cpu.machine_busy_pct.map(round3),
     }

@@ -13,7 +13,8 @@ const KIB_PER_MIB: f64 = 1024.0;
 pub struct CpuSample {
     at: Instant,
     tool_secs: Option<f64>,
-    server_secs: Option<f64>,
+    /// The server's user and system CPU seconds.
+    server_secs: Option<(f64, f64)>,
     /// Busy and total ticks over all cores since boot.
     machine: Option<(u64, u64)>,
 }
@@ -25,6 +26,10 @@ pub struct CpuUse {
     pub tool_pct: Option<f64>,
     /// The server process, % of one core.
     pub server_pct: Option<f64>,
+    /// The server's time in its own code and in the kernel (system calls: the sockets, the
+    /// journal's syncs), % of one core; they add up to `server_pct`.
+    pub server_user_pct: Option<f64>,
+    pub server_system_pct: Option<f64>,
     /// The whole machine, % of all cores.
     pub machine_busy_pct: Option<f64>,
 }
@@ -34,7 +39,9 @@ impl CpuSample {
         let read = |path: String| std::fs::read_to_string(path).ok();
         Self {
             at: Instant::now(),
-            tool_secs: read("/proc/self/stat".into()).and_then(|s| process_cpu_secs(&s)),
+            tool_secs: read("/proc/self/stat".into())
+                .and_then(|s| process_cpu_secs(&s))
+                .map(|(user, system)| user + system),
             server_secs: server_pid
                 .and_then(|pid| read(format!("/proc/{pid}/stat")))
                 .and_then(|s| process_cpu_secs(&s)),
@@ -45,9 +52,14 @@ impl CpuSample {
     pub fn since(&self, before: &CpuSample) -> CpuUse {
         let wall = self.at.duration_since(before.at).as_secs_f64().max(1e-9);
         let pct = |now: Option<f64>, then: Option<f64>| Some((now? - then?) / wall * 100.0);
+        let server = |part: fn((f64, f64)) -> f64| {
+            pct(self.server_secs.map(part), before.server_secs.map(part))
+        };
         CpuUse {
             tool_pct: pct(self.tool_secs, before.tool_secs),
-            server_pct: pct(self.server_secs, before.server_secs),
+            server_pct: server(|(user, system)| user + system),
+            server_user_pct: server(|(user, _)| user),
+            server_system_pct: server(|(_, system)| system),
             machine_busy_pct: self
                 .machine
                 .zip(before.machine)
@@ -65,15 +77,15 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
     Some(rss_kib(&status)? as f64 / KIB_PER_MIB)
 }
 
-/// User + system CPU seconds from the text of `/proc/<pid>/stat`.
-fn process_cpu_secs(stat: &str) -> Option<f64> {
+/// User and system CPU seconds from the text of `/proc/<pid>/stat`.
+fn process_cpu_secs(stat: &str) -> Option<(f64, f64)> {
     // The command name (field 2) is in parentheses and may contain spaces: count from the last
     // ')'. After it come field 3 (state) onwards; utime and stime are fields 14 and 15.
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / USER_HZ)
+    Some((utime as f64 / USER_HZ, stime as f64 / USER_HZ))
 }
 
 /// `VmRSS` in KiB from the text of `/proc/<pid>/status`.
@@ -103,7 +115,7 @@ mod tests {
     #[test]
     fn process_cpu_counts_from_the_last_parenthesis() {
         let stat = "1234 (tessera (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 9";
-        assert_eq!(process_cpu_secs(stat), Some(3.0));
+        assert_eq!(process_cpu_secs(stat), Some((2.5, 0.5)));
         assert_eq!(process_cpu_secs("garbage"), None);
     }
 
@@ -127,6 +139,11 @@ mod tests {
         let used = b.since(&a);
         if cfg!(target_os = "linux") {
             assert!(used.tool_pct.is_some() && used.server_pct.is_some());
+            let (user, system) = (
+                used.server_user_pct.unwrap(),
+                used.server_system_pct.unwrap(),
+            );
+            assert!((user + system - used.server_pct.unwrap()).abs() < 1e-9);
             assert!(rss_mib(std::process::id()).is_some_and(|m| m > 0.0));
         }
     }
