@@ -39,8 +39,8 @@ impl TickClock {
         self.period
     }
 
-    /// The journal commits just before each tile-flush boundary, so a tick's paints are durable
-    /// by the time the sessions write the tick's acknowledgements.
+    /// The journal commits just before each tile-flush boundary, so a tick's paints are usually
+    /// durable by the time the sessions write the tick's acknowledgements.
     pub fn commit_schedule(&self) -> CommitSchedule {
         CommitSchedule::before_ticks(self.origin.into_std(), self.period)
     }

@@ -356,6 +356,32 @@ mod tests {
                     },
                 ],
             }),
+            // A wide offset before short changes: the iterator walks the first, then reads the
+            // rest 3 bytes at a time.
+            ServerMessage::TileUpdate(TileUpdate {
+                board: 2,
+                tx: 4,
+                ty: 5,
+                base_version: 15,
+                version: 18,
+                changes: vec![
+                    PixelChange {
+                        dx: 300,
+                        dy: 1,
+                        color: 2,
+                    },
+                    PixelChange {
+                        dx: 3,
+                        dy: 4,
+                        color: 5,
+                    },
+                    PixelChange {
+                        dx: 6,
+                        dy: 7,
+                        color: 251,
+                    },
+                ],
+            }),
             // One wide offset after a short change.
             ServerMessage::TileUpdate(TileUpdate {
                 board: 2,

@@ -10,17 +10,19 @@
 
 use std::time::{Duration, Instant};
 
-/// Shortest time from the start of one commit to the start of the next, whatever the schedule:
-/// a 1 ms tick must not mean 1,000 syncs a second.
+/// Shortest time from the start of one scheduled commit to the start of the next, whatever the
+/// schedule: a 1 ms tick must not mean 1,000 syncs a second. (A seal or a close commits at once.)
 pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(2);
 
 /// How long before a tick boundary the commit starts, at most. The sessions answer once the
 /// tiles have flushed, a little after the boundary; the write and the sync (0.6 ms median,
-/// 1.7 ms p90 at 64,000 paints/s on the reference machine) mostly fit in between. A batch whose
+/// 1.7 ms p90 at 64,000 paints/s on the reference machine) usually fit in between. A batch whose
 /// sync ends later is acknowledged a tick later, and so is a paint that arrives after the commit
-/// started: a longer lead made acknowledgements slower in the paint-intake benchmark, whose
-/// painters send most paints late in the tick (2 ms: median 15-17 ms, 5 ms: 19 ms, against
-/// 11-14 ms committing every 2 ms; BENCHMARKS.md, "journal commits once per tick").
+/// started. Longer leads made acknowledgements slower in the paint-intake benchmark, whose
+/// painters send most paints late in the tick (median 15.1-18.9 ms at 2 ms, 19.0 at 5 ms,
+/// against 10.8-15.4 committing every 2 ms; BENCHMARKS.md, "journal commits once per tick").
+/// Single runs did not separate 1 ms from no lead (13.4-19.3 against 17.6-17.7); 1 ms keeps
+/// a median sync ahead of the boundary where the tiles flush at once (a light load).
 const MAX_LEAD: Duration = Duration::from_millis(1);
 
 /// Commit points: `origin + k * period - lead` for every k, or as soon as records arrive when
@@ -60,15 +62,21 @@ impl CommitSchedule {
         if self.period.is_zero() {
             return earliest;
         }
-        // The first point `origin - lead + k * period` at or after `earliest`.
+        // The first point `base + k * period` (k of either sign) at or after `earliest`. The
+        // products fit u64 nanoseconds for ~584 years either side of the origin.
         let base = self.origin.checked_sub(self.lead).unwrap_or(self.origin);
-        let Some(elapsed) = earliest.checked_duration_since(base) else {
-            return base;
-        };
         let period = self.period.as_nanos();
-        let k = elapsed.as_nanos().div_ceil(period);
-        // k * period fits u64 nanoseconds for ~584 years of uptime.
-        base + Duration::from_nanos((k * period) as u64)
+        match earliest.checked_duration_since(base) {
+            Some(after) => {
+                let k = after.as_nanos().div_ceil(period);
+                base + Duration::from_nanos((k * period) as u64)
+            }
+            None => {
+                // `earliest` is before `base` (an origin in the future): step back from it.
+                let k = base.duration_since(earliest).as_nanos() / period;
+                base - Duration::from_nanos((k * period) as u64)
+            }
+        }
     }
 }
 
@@ -85,11 +93,28 @@ mod tests {
         assert_eq!(s.next_commit(t0 + MS, None), t0 + 19 * MS);
         assert_eq!(s.next_commit(t0 + 19 * MS, None), t0 + 19 * MS);
         assert_eq!(s.next_commit(t0 + 19 * MS + MS / 2, None), t0 + 39 * MS);
-        // A commit at 19 ms: the next one is a tick later, not 2 ms later.
+    }
+
+    #[test]
+    fn a_point_within_two_ms_of_the_last_commit_is_skipped() {
+        let t0 = Instant::now();
+        // Points every 3 ms, 1 ms before each boundary: 2, 5, 8 ms...
+        let s = CommitSchedule::before_ticks(t0, 3 * MS);
+        assert_eq!(s.next_commit(t0 + 4 * MS, None), t0 + 5 * MS);
+        // The last commit at 3.5 ms: 5 ms is too close, 8 ms is the next point.
         assert_eq!(
-            s.next_commit(t0 + 20 * MS, Some(t0 + 19 * MS)),
-            t0 + 39 * MS
+            s.next_commit(t0 + 4 * MS, Some(t0 + 3 * MS + MS / 2)),
+            t0 + 8 * MS
         );
+    }
+
+    #[test]
+    fn an_origin_in_the_future_still_gives_the_next_point() {
+        let now = Instant::now();
+        let s = CommitSchedule::before_ticks(now + 50 * MS, 20 * MS);
+        // Points at 49 - 20k ms from now: 9 ms is the first one at or after now.
+        assert_eq!(s.next_commit(now, None), now + 9 * MS);
+        assert_eq!(s.next_commit(now + 9 * MS, None), now + 9 * MS);
     }
 
     #[test]

@@ -103,6 +103,20 @@ async fn a_tick_schedule_commits_at_the_tick_and_a_seal_does_not_wait_for_it() {
         .expect("the seal did not wait for the hourly commit point");
     assert_eq!(sealed.unwrap(), 1);
     assert_eq!(slow.is_durable(third), Ok(true));
+
+    // And a close (shutdown) writes what is pending at once too.
+    let closing = Journal::open(
+        &dir.path().join("closing"),
+        geo(16),
+        CommitSchedule::before_ticks(std::time::Instant::now(), Duration::from_secs(3600)),
+    )
+    .expect("open");
+    let fourth = closing.append(record(4, 4, 4), || true).unwrap().unwrap();
+    closing.close();
+    tokio::time::timeout(Duration::from_secs(10), closing.wait_durable(fourth))
+        .await
+        .expect("the close did not wait for the hourly commit point")
+        .expect("durable");
 }
 
 #[tokio::test]

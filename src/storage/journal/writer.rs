@@ -1,6 +1,7 @@
 //! The running journal of one board: paints are appended to a buffer in memory, and one thread
 //! writes and fsyncs whatever has accumulated (group commit, once per tick: see
-//! [`CommitSchedule`]), then publishes how far the journal is durable. Callers acknowledge a paint once its ticket is durable.
+//! [`CommitSchedule`]), then publishes how far the journal is durable. Callers acknowledge a
+//! paint once its ticket is durable.
 
 use std::fs::File;
 use std::io::Write;
