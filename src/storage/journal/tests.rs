@@ -67,6 +67,13 @@ async fn tickets_become_durable_in_order_and_a_refused_paint_is_not_journalled()
     assert!(journal.append(record(4, 4, 4), || true).is_err(), "closed");
 }
 
+/// A journal in `dir` whose next scheduled commit is an hour away.
+fn hourly(dir: &std::path::Path) -> Arc<Journal> {
+    let hour = Duration::from_secs(3600);
+    let schedule = CommitSchedule::before_ticks(std::time::Instant::now(), hour);
+    Journal::open(dir, geo(16), schedule).expect("open")
+}
+
 #[tokio::test]
 async fn a_tick_schedule_commits_at_the_tick_and_a_seal_does_not_wait_for_it() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -91,12 +98,7 @@ async fn a_tick_schedule_commits_at_the_tick_and_a_seal_does_not_wait_for_it() {
     assert_eq!(journal.is_durable(first), Ok(true));
 
     // Between commit points, a seal writes what is pending at once.
-    let slow = Journal::open(
-        &dir.path().join("slow"),
-        geo(16),
-        CommitSchedule::before_ticks(std::time::Instant::now(), Duration::from_secs(3600)),
-    )
-    .expect("open");
+    let slow = hourly(&dir.path().join("slow"));
     let third = slow.append(record(3, 3, 3), || true).unwrap().unwrap();
     let sealed = tokio::time::timeout(Duration::from_secs(10), slow.seal())
         .await
@@ -105,12 +107,7 @@ async fn a_tick_schedule_commits_at_the_tick_and_a_seal_does_not_wait_for_it() {
     assert_eq!(slow.is_durable(third), Ok(true));
 
     // And a close (shutdown) writes what is pending at once too.
-    let closing = Journal::open(
-        &dir.path().join("closing"),
-        geo(16),
-        CommitSchedule::before_ticks(std::time::Instant::now(), Duration::from_secs(3600)),
-    )
-    .expect("open");
+    let closing = hourly(&dir.path().join("closing"));
     let fourth = closing.append(record(4, 4, 4), || true).unwrap().unwrap();
     closing.close();
     tokio::time::timeout(Duration::from_secs(10), closing.wait_durable(fourth))
