@@ -91,17 +91,6 @@ impl Iterator for PixelChanges<'_> {
         if self.left == 0 {
             return None;
         }
-        if self.records.len() == self.left * MIN_PIXEL_CHANGE {
-            // Every change left is 3 bytes (the shortest each), so both offsets are one byte.
-            let ([dx, dy, color], rest) = self.records.split_first_chunk::<3>()?;
-            self.records = rest;
-            self.left -= 1;
-            return Some(PixelChange {
-                dx: u16::from(*dx),
-                dy: u16::from(*dy),
-                color: *color,
-            });
-        }
         let mut at = Cursor(self.records);
         // Cannot fail: read_tile_update checked `left` whole changes.
         let change = at.pixel_change()?;
@@ -177,15 +166,10 @@ fn read_tile_update(mut at: Cursor<'_>) -> Read<'_> {
         .filter(|&c| c <= at.0.len() / MIN_PIXEL_CHANGE)
         .ok_or_else(malformed)?;
     let records = at.0;
-    let used = if all_one_byte(&records[..left * MIN_PIXEL_CHANGE]) {
-        // The usual update: every offset under 251, so every change 3 bytes, checked at once.
-        left * MIN_PIXEL_CHANGE
-    } else {
-        for _ in 0..left {
-            at.pixel_change().ok_or_else(malformed)?;
-        }
-        records.len() - at.0.len()
-    };
+    for _ in 0..left {
+        at.pixel_change().ok_or_else(malformed)?;
+    }
+    let used = records.len() - at.0.len();
     let update = TileUpdateView {
         board,
         tx,
@@ -197,7 +181,7 @@ fn read_tile_update(mut at: Cursor<'_>) -> Read<'_> {
             left,
         },
     };
-    Ok((ServerMessageView::TileUpdate(update), &records[used..]))
+    Ok((ServerMessageView::TileUpdate(update), at.0))
 }
 
 /// Reads a `TileState` whose tag `at` has just read.
@@ -232,15 +216,6 @@ fn read_tile_state(mut at: Cursor<'_>) -> Read<'_> {
 fn read_other(bytes: &[u8]) -> Read<'_> {
     let (message, used) = decode_one(bytes)?;
     Ok((ServerMessageView::Other(message), &bytes[used..]))
-}
-
-/// Whether `changes`, whole 3-byte changes, all have one-byte offsets (`dx`, `dy` up to 250; the
-/// colour byte is a plain `u8`): then each change is exactly 3 bytes. A plain loop without early
-/// exit, which the compiler vectorises.
-fn all_one_byte(changes: &[u8]) -> bool {
-    changes.chunks_exact(MIN_PIXEL_CHANGE).fold(true, |ok, c| {
-        ok & (c[0] <= MAX_ONE_BYTE) & (c[1] <= MAX_ONE_BYTE)
-    })
 }
 
 /// bincode's varint: a first byte up to 250 is the value; 251, 252 and 253 say that a `u16`, a
@@ -330,8 +305,7 @@ mod tests {
                 seq: 9,
                 outcome: PaintOutcome::Accepted,
             }),
-            // One-byte offsets only (the 3-byte fast path), with colours that look like varint
-            // prefixes.
+            // One-byte offsets only, with colours that look like varint prefixes.
             ServerMessage::TileUpdate(TileUpdate {
                 board: 2,
                 tx: 4,
@@ -356,8 +330,7 @@ mod tests {
                     },
                 ],
             }),
-            // A wide offset before short changes: the iterator walks the first, then reads the
-            // rest 3 bytes at a time.
+            // A wide offset before short changes.
             ServerMessage::TileUpdate(TileUpdate {
                 board: 2,
                 tx: 4,
