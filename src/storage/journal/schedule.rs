@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// Shortest time from the start of one scheduled commit to the start of the next, whatever the
 /// schedule: a 1 ms tick must not mean 1,000 syncs a second. (A seal or a close commits at once.)
-pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(2);
+const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(2);
 
 /// How long before a tick boundary the commit starts, at most. The sessions answer once the
 /// tiles have flushed, a little after the boundary; the write and the sync (0.6 ms median,
@@ -25,32 +25,24 @@ pub const MIN_COMMIT_INTERVAL: Duration = Duration::from_millis(2);
 /// a median sync ahead of the boundary where the tiles flush at once (a light load).
 const MAX_LEAD: Duration = Duration::from_millis(1);
 
-/// Commit points: `origin + k * period - lead` for every k, or as soon as records arrive when
-/// there is no period. Either way at least [`MIN_COMMIT_INTERVAL`] apart.
+/// Commit points: `origin + k * period - lead` for every k, or as soon as records arrive.
+/// Either way at least [`MIN_COMMIT_INTERVAL`] apart.
 #[derive(Debug, Clone, Copy)]
-pub struct CommitSchedule {
-    origin: Instant,
-    period: Duration,
-    lead: Duration,
+pub enum CommitSchedule {
+    /// As soon as records arrive: for a journal whose acknowledgements are not tied to a tick
+    /// (tests, tools).
+    Asap,
+    /// At `first + k * period` for every k (of either sign).
+    BeforeTicks { first: Instant, period: Duration },
 }
 
 impl CommitSchedule {
     /// Commits just before each boundary `origin + k * period`: `min(1 ms, period / 2)` before.
     pub fn before_ticks(origin: Instant, period: Duration) -> Self {
-        Self {
-            origin,
+        let lead = MAX_LEAD.min(period / 2);
+        Self::BeforeTicks {
+            first: origin.checked_sub(lead).unwrap_or(origin),
             period,
-            lead: MAX_LEAD.min(period / 2),
-        }
-    }
-
-    /// Commits as soon as records arrive, at most every [`MIN_COMMIT_INTERVAL`]: for a journal
-    /// whose acknowledgements are not tied to a tick (tests, tools).
-    pub fn asap() -> Self {
-        Self {
-            origin: Instant::now(),
-            period: Duration::ZERO,
-            lead: Duration::ZERO,
         }
     }
 
@@ -59,22 +51,20 @@ impl CommitSchedule {
     /// `last + MIN_COMMIT_INTERVAL`.
     pub fn next_commit(&self, now: Instant, last: Option<Instant>) -> Instant {
         let earliest = last.map_or(now, |last| now.max(last + MIN_COMMIT_INTERVAL));
-        if self.period.is_zero() {
+        let Self::BeforeTicks { first, period } = *self else {
             return earliest;
-        }
-        // The first point `base + k * period` (k of either sign) at or after `earliest`. The
-        // products fit u64 nanoseconds for ~584 years either side of the origin.
-        let base = self.origin.checked_sub(self.lead).unwrap_or(self.origin);
-        let period = self.period.as_nanos();
-        match earliest.checked_duration_since(base) {
+        };
+        // The products fit u64 nanoseconds for ~584 years either side of `first`.
+        let period = period.as_nanos().max(1);
+        match earliest.checked_duration_since(first) {
             Some(after) => {
                 let k = after.as_nanos().div_ceil(period);
-                base + Duration::from_nanos((k * period) as u64)
+                first + Duration::from_nanos((k * period) as u64)
             }
             None => {
-                // `earliest` is before `base` (an origin in the future): step back from it.
-                let k = base.duration_since(earliest).as_nanos() / period;
-                base - Duration::from_nanos((k * period) as u64)
+                // `earliest` is before `first` (an origin in the future): step back from it.
+                let k = first.duration_since(earliest).as_nanos() / period;
+                first - Duration::from_nanos((k * period) as u64)
             }
         }
     }
@@ -132,7 +122,7 @@ mod tests {
     #[test]
     fn asap_commits_at_once_but_two_ms_after_the_last() {
         let t0 = Instant::now();
-        let s = CommitSchedule::asap();
+        let s = CommitSchedule::Asap;
         assert_eq!(s.next_commit(t0 + 5 * MS, None), t0 + 5 * MS);
         assert_eq!(s.next_commit(t0 + 5 * MS, Some(t0 + 4 * MS)), t0 + 6 * MS);
         assert_eq!(s.next_commit(t0 + 7 * MS, Some(t0 + 4 * MS)), t0 + 7 * MS);

@@ -35,7 +35,7 @@ async fn journal_paints(journal: &Journal, records: &[Record]) {
 /// A board store in `dir` and a journal open on it for `g`.
 fn journalled(dir: &tempfile::TempDir, g: BoardGeometry) -> (BoardStore, Arc<Journal>) {
     let store = BoardStore::new(dir.path(), "b");
-    let journal = Journal::open(&store.journal_dir(), g, CommitSchedule::asap()).expect("open");
+    let journal = Journal::open(&store.journal_dir(), g, CommitSchedule::Asap).expect("open");
     (store, journal)
 }
 
@@ -50,7 +50,7 @@ fn pixel(tiles: &[TileSnapshot], g: BoardGeometry, x: u32, y: u32) -> u8 {
 #[tokio::test]
 async fn tickets_become_durable_in_order_and_a_refused_paint_is_not_journalled() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let journal = Journal::open(dir.path(), geo(16), CommitSchedule::asap()).expect("open");
+    let journal = Journal::open(dir.path(), geo(16), CommitSchedule::Asap).expect("open");
     let first = journal.append(record(1, 1, 1), || true).unwrap().unwrap();
     assert_eq!(journal.append(record(2, 2, 2), || false).unwrap(), None);
     let second = journal.append(record(3, 3, 3), || true).unwrap().unwrap();
@@ -83,7 +83,7 @@ async fn a_tick_schedule_commits_at_the_tick_and_a_seal_does_not_wait_for_it() {
         Journal::open(dir.path(), geo(16), CommitSchedule::before_ticks(t0, tick)).expect("open");
     let first = journal.append(record(1, 1, 1), || true).unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // With `asap` this paint would have been durable within a millisecond or so.
+    // With `Asap` this paint would have been durable within a millisecond or so.
     assert_eq!(
         journal.is_durable(first),
         Ok(false),
@@ -119,7 +119,7 @@ async fn a_tick_schedule_commits_at_the_tick_and_a_seal_does_not_wait_for_it() {
 #[tokio::test]
 async fn sealing_starts_a_new_segment_only_when_the_current_one_has_records() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let journal = Journal::open(dir.path(), geo(16), CommitSchedule::asap()).expect("open");
+    let journal = Journal::open(dir.path(), geo(16), CommitSchedule::Asap).expect("open");
     assert_eq!(journal.seal().await.unwrap(), 0, "empty: nothing sealed");
     journal_paints(&journal, &[record(1, 1, 1)]).await;
     assert_eq!(journal.seal().await.unwrap(), 1);
@@ -154,7 +154,7 @@ async fn recovery_replays_over_the_stored_tiles_then_removes_the_journal() {
         pixels,
     };
     store.save(g, &[stored]).unwrap();
-    let journal = Journal::open(&store.journal_dir(), g, CommitSchedule::asap()).expect("open");
+    let journal = Journal::open(&store.journal_dir(), g, CommitSchedule::Asap).expect("open");
     journal_paints(
         &journal,
         &[record(1, 0, 2), record(1, 0, 3), record(99, 59, 4)],
@@ -266,7 +266,7 @@ async fn segments_of_two_geometries_are_refused_naming_both() {
     journal_paints(&journal, &[record(5, 5, 1)]).await;
     journal.close();
     // Only a copied-in or tampered file can do this: one run writes one geometry.
-    let other = Journal::open(&store.journal_dir(), geo(32), CommitSchedule::asap()).expect("open");
+    let other = Journal::open(&store.journal_dir(), geo(32), CommitSchedule::Asap).expect("open");
     journal_paints(&other, &[record(6, 6, 2)]).await;
     other.close();
 
