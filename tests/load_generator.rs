@@ -106,7 +106,9 @@ async fn overview_viewers_receive_every_paint() {
             .as_f64()
             .unwrap_or_else(|| panic!("{key} is not a number in {report}"))
     };
-    assert!(cpu("server_cpu_pct") > 0.0, "{report}");
+    // The server's own code ran (decoding, actors: 18-19% of a core in three runs). Its system
+    // time was 1-4.5%, two to nine clock ticks: too few to assert on.
+    assert!(cpu("server_user_cpu_pct") > 0.0, "{report}");
     assert!(
         (cpu("server_user_cpu_pct") + cpu("server_system_cpu_pct") - cpu("server_cpu_pct")).abs()
             < 0.01,

@@ -593,7 +593,7 @@ fn build_report(
         bytes_per_s: per_s(v.window_bytes),
         server_pid: args.server_pid,
         server_rss_mib: server_rss_mib.map(round3),
-        server_cpu_pct: cpu.server_pct.map(round3),
+        server_cpu_pct: cpu.server_pct().map(round3),
         server_user_cpu_pct: cpu.server_user_pct.map(round3),
         server_system_cpu_pct: cpu.server_system_pct.map(round3),
         tool_cpu_pct: cpu.tool_pct.map(round3),

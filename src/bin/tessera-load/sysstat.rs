@@ -24,10 +24,8 @@ pub struct CpuSample {
 pub struct CpuUse {
     /// This process, % of one core.
     pub tool_pct: Option<f64>,
-    /// The server process, % of one core.
-    pub server_pct: Option<f64>,
     /// The server's time in its own code and in the kernel (system calls: the sockets, the
-    /// journal's syncs), % of one core; they add up to `server_pct`.
+    /// journal's syncs), % of one core; [`CpuUse::server_pct`] is their sum.
     pub server_user_pct: Option<f64>,
     pub server_system_pct: Option<f64>,
     /// The whole machine, % of all cores.
@@ -57,7 +55,6 @@ impl CpuSample {
         };
         CpuUse {
             tool_pct: pct(self.tool_secs, before.tool_secs),
-            server_pct: server(|(user, system)| user + system),
             server_user_pct: server(|(user, _)| user),
             server_system_pct: server(|(_, system)| system),
             machine_busy_pct: self
@@ -68,6 +65,13 @@ impl CpuSample {
                     Some(b1.saturating_sub(b0) as f64 / total as f64 * 100.0)
                 }),
         }
+    }
+}
+
+impl CpuUse {
+    /// The server process, % of one core.
+    pub fn server_pct(&self) -> Option<f64> {
+        Some(self.server_user_pct? + self.server_system_pct?)
     }
 }
 
@@ -138,12 +142,7 @@ mod tests {
         let b = CpuSample::take(Some(std::process::id()));
         let used = b.since(&a);
         if cfg!(target_os = "linux") {
-            assert!(used.tool_pct.is_some() && used.server_pct.is_some());
-            let (user, system) = (
-                used.server_user_pct.unwrap(),
-                used.server_system_pct.unwrap(),
-            );
-            assert!((user + system - used.server_pct.unwrap()).abs() < 1e-9);
+            assert!(used.tool_pct.is_some() && used.server_pct().is_some());
             assert!(rss_mib(std::process::id()).is_some_and(|m| m > 0.0));
         }
     }
