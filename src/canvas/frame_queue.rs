@@ -2,13 +2,14 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 
 use super::write_schedule::WriteSchedule;
+use super::write_signal::WriteSignal;
 use crate::geometry::TileCoord;
 
 /// Frames' worth of allocation a queue keeps between drains: a tick's usual one or two, not a
@@ -42,24 +43,27 @@ pub struct QueuedFrame {
 /// frames out) and never blocks on the session or the network. It is bounded: past `capacity`
 /// frames it drops everything, remembers that it overflowed, and refuses further frames until
 /// the session has drained it and resynchronised. The first frame (or write request) after a
-/// wake-up enlists the queue with the [`WriteSchedule`], which wakes the session (through a
-/// `Notify`) on the next write boundary: fan-out to a session costs one wake per tick, not one
-/// per tile.
+/// wake-up enlists the queue's [`WriteSignal`] with the [`WriteSchedule`], which wakes the
+/// session's frame writer on the next write boundary: fan-out to a session costs one wake per
+/// tick, not one per tile.
 #[derive(Debug)]
 pub struct FrameQueue {
     state: Mutex<State>,
-    ready: Notify,
     capacity: usize,
     /// `None`: never woken; the reader drains the queue on its own clock (the whole-board feed).
-    schedule: Option<Arc<WriteSchedule>>,
-    /// Enlisted for the next boundary and not woken since: later frames need not enlist again.
-    enlisted: AtomicBool,
+    signal: Option<Arc<WriteSignal>>,
+    /// Told (on the next write boundary) when the queue overflows: the session actor, which
+    /// resynchronises, or disconnects a client whose reader stopped draining.
+    on_overflow: Option<Arc<WriteSignal>>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     frames: Vec<QueuedFrame>,
     overflowed: bool,
+    /// Since when frames (or an overflow) have waited for the reader: a reader that has not
+    /// drained for seconds has stopped (its client stopped reading).
+    waiting_since: Option<Instant>,
 }
 
 impl FrameQueue {
@@ -70,39 +74,46 @@ impl FrameQueue {
 
     /// A session's queue: its reader is woken on the write boundary after the first frame.
     pub fn with_schedule(capacity: usize, schedule: Arc<WriteSchedule>) -> Arc<Self> {
-        Self::build(capacity, Some(schedule))
+        Self::build(capacity, Some(WriteSignal::new(schedule)))
     }
 
-    fn build(capacity: usize, schedule: Option<Arc<WriteSchedule>>) -> Arc<Self> {
-        Arc::new(Self {
+    /// A session's queue whose overflow also wakes `on_overflow` on the next write boundary.
+    pub fn with_overflow_signal(
+        capacity: usize,
+        schedule: Arc<WriteSchedule>,
+        on_overflow: Arc<WriteSignal>,
+    ) -> Arc<Self> {
+        let mut queue = Self::new_unshared(capacity, Some(WriteSignal::new(schedule)));
+        queue.on_overflow = Some(on_overflow);
+        Arc::new(queue)
+    }
+
+    fn build(capacity: usize, signal: Option<Arc<WriteSignal>>) -> Arc<Self> {
+        Arc::new(Self::new_unshared(capacity, signal))
+    }
+
+    fn new_unshared(capacity: usize, signal: Option<Arc<WriteSignal>>) -> Self {
+        Self {
             state: Mutex::new(State::default()),
-            ready: Notify::new(),
             capacity,
-            schedule,
-            enlisted: AtomicBool::new(false),
-        })
+            signal,
+            on_overflow: None,
+        }
     }
 
     /// Wake the reader on the next write boundary, whether or not frames are waiting: for a
-    /// session with replies to send or a frame still to finish.
-    pub fn request_write(self: &Arc<Self>) {
-        let Some(schedule) = &self.schedule else {
-            return;
-        };
-        // The plain load first: every push of a tick after the first finds the flag set, and a
-        // read does not take the cache line from the other cores the way a swap does.
-        if self.enlisted.load(Ordering::Acquire) || self.enlisted.swap(true, Ordering::AcqRel) {
-            return;
+    /// reader with a burst still to finish.
+    pub fn request_write(&self) {
+        if let Some(signal) = &self.signal {
+            signal.request();
         }
-        schedule.enlist(Arc::clone(self));
     }
 
-    /// Wakes the reader now. `notify_one` stores a permit when the reader is not waiting, so no
-    /// wake is lost.
-    pub(super) fn wake(&self) {
-        // Cleared first: a frame pushed from here on enlists the queue for the next boundary.
-        self.enlisted.store(false, Ordering::Release);
-        self.ready.notify_one();
+    /// Wakes the reader now, whether or not frames are waiting (a session closing).
+    pub fn wake(&self) {
+        if let Some(signal) = &self.signal {
+            signal.wake();
+        }
     }
 
     /// Queues a frame. Returns `false` if it was dropped because the queue is over capacity.
@@ -113,10 +124,16 @@ impl FrameQueue {
             if state.overflowed {
                 return false;
             }
+            if state.waiting_since.is_none() {
+                state.waiting_since = Some(Instant::now());
+            }
             if state.frames.len() >= self.capacity {
                 state.overflowed = true;
                 state.frames = Vec::new();
                 accepted = false;
+                if let Some(signal) = &self.on_overflow {
+                    signal.request();
+                }
             } else {
                 state.frames.push(frame);
                 accepted = true;
@@ -138,6 +155,7 @@ impl FrameQueue {
     /// nothing.
     pub fn drain_into(&self, out: &mut VecDeque<QueuedFrame>) -> bool {
         let mut state = self.state.lock();
+        state.waiting_since = None;
         out.extend(state.frames.drain(..));
         if state.frames.capacity() > RETAINED_FRAMES {
             // After a burst (a new viewport's states): not kept by every idle session.
@@ -146,9 +164,29 @@ impl FrameQueue {
         std::mem::take(&mut state.overflowed)
     }
 
-    /// Resolves when frames are waiting (or were, since the last drain).
+    /// Whether the queue overflowed and its reader has not drained it since.
+    pub fn overflowed(&self) -> bool {
+        self.state.lock().overflowed
+    }
+
+    /// How long frames have waited for the reader to drain them (`None`: nothing waits).
+    pub fn waiting_for(&self, now: Instant) -> Option<std::time::Duration> {
+        let since = self.state.lock().waiting_since?;
+        Some(now.saturating_duration_since(since))
+    }
+
+    /// Ready once per wake of the reader (see `WriteSignal::poll_woken`); never for a queue
+    /// without a schedule.
+    pub fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        match &self.signal {
+            Some(signal) => signal.poll_woken(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Resolves at the reader's next wake (or at once if one came since the last).
     pub async fn ready(&self) {
-        self.ready.notified().await
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await
     }
 }
 
@@ -212,5 +250,37 @@ mod tests {
         assert!(q.push(frame(5)));
         assert!(!q.drain_into(&mut out), "reported once");
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn an_overflow_tells_its_signal_and_the_wait_is_timed_from_the_first_push() {
+        let schedule = Arc::new(WriteSchedule::default());
+        let actor = WriteSignal::new(Arc::clone(&schedule));
+        let q = FrameQueue::with_overflow_signal(1, Arc::clone(&schedule), Arc::clone(&actor));
+        let now = Instant::now();
+        assert_eq!(q.waiting_for(now), None);
+        assert!(q.push(frame(1)));
+        assert_eq!(
+            schedule.wake_enlisted(),
+            1,
+            "the reader, not the overflow signal"
+        );
+        let later = Instant::now() + std::time::Duration::from_secs(7);
+        assert!(q.waiting_for(later).unwrap() >= std::time::Duration::from_secs(7));
+        assert!(!q.push(frame(2)));
+        assert!(q.overflowed());
+        assert_eq!(
+            schedule.wake_enlisted(),
+            2,
+            "the reader again and the overflow signal"
+        );
+        assert!(
+            q.waiting_for(later).unwrap() >= std::time::Duration::from_secs(7),
+            "still timed from the first push"
+        );
+        let mut out = VecDeque::new();
+        assert!(q.drain_into(&mut out));
+        assert!(!q.overflowed());
+        assert_eq!(q.waiting_for(later), None, "a drain ends the wait");
     }
 }

@@ -17,6 +17,7 @@ pub mod tick_barrier;
 pub mod tile;
 pub mod tile_buffer;
 pub mod write_schedule;
+pub mod write_signal;
 
 use std::sync::Arc;
 

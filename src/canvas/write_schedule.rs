@@ -4,23 +4,23 @@
 //!
 //! Why not a timer per session: a session woken by a tile's push would have to sleep again until
 //! the tick is complete (so that one frame collects every tile of the tick), which costs a timer
-//! and a second wake-up of the actor per frame. Here the frame queues enlist themselves when
-//! they receive something, and each enlisted session is woken once, when it writes at once.
+//! and a second wake-up per frame. Here each reader (a session's frame writer, or its actor) is
+//! enlisted by what gives it something to write, and woken once, when it writes at once.
 
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
 use super::clock::TickClock;
-use super::frame_queue::FrameQueue;
+use super::write_signal::WriteSignal;
 
 #[derive(Debug, Default)]
 pub struct WriteSchedule {
-    /// Queues to wake at the end of the tick, each once (a queue remembers that it is enlisted).
-    enlisted: Mutex<Vec<Arc<FrameQueue>>>,
+    /// Readers to wake at the end of the tick, each once (a signal remembers that it is enlisted).
+    enlisted: Mutex<Vec<Arc<WriteSignal>>>,
     /// An empty list swapped in under the lock, so neither list reallocates from tick to tick.
     /// Its own lock serialises the wakers (the write thread, the tick barrier, the feeds).
-    spare: Mutex<Vec<Arc<FrameQueue>>>,
+    spare: Mutex<Vec<Arc<WriteSignal>>>,
 }
 
 impl WriteSchedule {
@@ -37,18 +37,18 @@ impl WriteSchedule {
         schedule
     }
 
-    /// Wake this queue's session at the end of the tick (the write boundary at the latest).
-    pub fn enlist(&self, queue: Arc<FrameQueue>) {
-        self.enlisted.lock().push(queue);
+    /// Wake this reader at the end of the tick (the write boundary at the latest).
+    pub fn enlist(&self, signal: Arc<WriteSignal>) {
+        self.enlisted.lock().push(signal);
     }
 
-    /// Wakes every enlisted session now; returns how many were woken. Called on the fixed
+    /// Wakes every enlisted reader now; returns how many were woken. Called on the fixed
     /// boundary by the write thread, and earlier by the end of a tick (`TickBarrier`).
     pub fn wake_enlisted(&self) -> usize {
         let mut spare = self.spare.lock();
         std::mem::swap(&mut *self.enlisted.lock(), &mut *spare);
-        for queue in spare.iter() {
-            queue.wake();
+        for signal in spare.iter() {
+            signal.wake();
         }
         let woken = spare.len();
         spare.clear();
@@ -75,7 +75,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::canvas::frame_queue::{FrameSource, QueuedFrame};
+    use crate::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 
     #[tokio::test]
     async fn an_enlisted_queue_is_woken_on_the_next_boundary_only() {

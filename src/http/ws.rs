@@ -12,6 +12,7 @@ use actix_ws::{CloseCode, CloseReason};
 
 use crate::identity::UserToken;
 use crate::protocol::close_code;
+use crate::session::body::SessionBody;
 use crate::session::{ConnectionSlot, Session, SessionParts};
 
 #[derive(Debug, Deserialize)]
@@ -63,9 +64,14 @@ pub async fn upgrade(
         slot,
         shutting_down: state.shutting_down.clone(),
     };
+    let (session, writer) = Session::open(parts);
     Session::create(move |ctx| {
         ctx.add_stream(stream);
-        Session::new(parts)
+        session
     });
-    Ok(response)
+    // The session's frames are written by the connection's own task, beside what the actor
+    // sends through actix-ws (see `session::writer`).
+    Ok(response
+        .map_body(|_, control| SessionBody::new(control, writer))
+        .map_into_boxed_body())
 }

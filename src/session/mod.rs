@@ -1,10 +1,13 @@
 //! The websocket session actor: one per connection. It forwards paints to their tiles, keeps its
-//! subscriptions equal to the tiles its viewport intersects, and writes what a tick produced for
-//! it as one frame (as several of at most 8 KiB when it is more than that).
+//! subscriptions equal to the tiles its viewport intersects, and answers the client. What the
+//! tiles send it is written by the connection itself (`writer.rs`, `body.rs`), one frame a tick.
 
 mod acks;
+pub mod body;
 pub mod outlet;
 pub mod rate_limit;
+pub mod subscriptions;
+pub mod writer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,13 +17,14 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use bytes::{Bytes, BytesMut};
-use foldhash::{HashMap, HashMapExt};
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::canvas::Canvas;
 use crate::canvas::board::Board;
-use crate::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
+use crate::canvas::frame_queue::FrameQueue;
 use crate::canvas::tile::{SessionId, Subscribe, Unsubscribe};
+use crate::canvas::write_signal::WriteSignal;
 use crate::geometry::{Rect, TileCoord, Viewport, ViewportError};
 use crate::identity::UserToken;
 use crate::protocol::{
@@ -31,6 +35,8 @@ use crate::settings::LimitSettings;
 use acks::PaintAcks;
 use outlet::Outlet;
 use rate_limit::TokenBucket;
+use subscriptions::Subscriptions;
+use writer::FrameWriter;
 
 /// How often the server pings an idle client. Browsers answer pings on their own, so this only
 /// detects dead peers (a closed laptop) that TCP would take minutes to notice.
@@ -40,35 +46,12 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 /// Resynchronisations tolerated per minute before a slow client is disconnected: one is a hiccup
 /// (a GC pause, a backgrounded tab), several in a row mean it cannot keep up with its viewport.
 const MAX_RESYNCS_PER_MINUTE: usize = 3;
-/// Bytes a session writes in one tick, plus at most the one message that crosses it. A new
-/// viewport's tile states (4 MiB for a 2048 x 2048 view) are spread over several ticks instead
-/// of all going out at once: the states themselves are shared `Bytes`, so waiting in the
-/// backlog costs nothing, while a burst on the wire costs every session its size in buffers at
-/// once. A burst still under way at the next boundary keeps writing on its remaining budget.
-const MAX_TICK_BYTES: usize = 512 * 1024;
-/// Largest frame a session builds out of several messages (one message, or the tick's replies,
-/// may be larger and go alone). actix-http copies every frame into its connection's write
-/// buffer, which starts at 8 KiB and keeps whatever capacity it grew to (up to 128 KiB) for the
-/// life of the connection. Frames that fit it, each handed to actix-ws only once it took the
-/// previous one and the worker had a turn to write that to the socket, leave a session whose
-/// client keeps up with 8 KiB there, where one 36 KiB frame of first tile states pinned 36 KiB
-/// for good (BENCHMARKS.md, memory per idle session). A client that stops reading still grows
-/// it, as frames wait in actix-ws's queue, until the write stall closes it. 8 KiB less a server
-/// frame header (at most 4 bytes below 64 KiB), with room to spare.
-const MAX_FRAME_BYTES: usize = 8 * 1024 - 16;
-/// A burst larger than this goes out in frames of up to `MAX_TICK_BYTES` (see `write_frame`):
-/// actix-http releases a write buffer that grew past 128 KiB once it is written, so frames
-/// larger than that cost no lasting memory either, while frames between 8 and 128 KiB would.
-/// A large frame takes as much of the burst as the tick allows; what is left at the next
-/// boundary, if 136 KiB or less, goes in small frames. Small frames alone made a 1920 x 1080
-/// view's 510 first states 510 frames: 5,000 such viewers fell seconds behind, with millions
-/// of deliveries missing (BENCHMARKS.md, scenario matrix).
-const LARGE_BURST_BYTES: usize = 136 * 1024;
 /// Minimum time between two client-requested resyncs (an identical `SetViewport`).
 const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
-/// A frame the websocket has not accepted for this long means the client stopped reading: its
-/// socket buffers and the websocket's own queue are full. Long enough to ride out a stalled
-/// mobile network, short enough that a dead reader does not hold its queue for minutes.
+/// Frames waiting this long for the connection to take them (or a reply the websocket has not
+/// accepted for as long) mean the client stopped reading: its socket buffers and the
+/// connection's own buffer are full. Long enough to ride out a stalled mobile network, short
+/// enough that a dead reader does not hold its queue for minutes.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// A close frame that cannot be queued within this time (the client stopped reading) is given
 /// up on; the connection is dropped instead.
@@ -101,27 +84,20 @@ pub struct Session<O: Outlet = actix_ws::Session> {
     canvas: Arc<Canvas>,
     limits: LimitSettings,
     ws: O,
+    /// Where the tiles queue the session's frames; the frame writer drains it.
     queue: Arc<FrameQueue>,
-    /// The board the viewport is on.
-    board: Option<u16>,
+    /// Shared with the frame writer, which sends only frames of current subscriptions.
+    subscriptions: Arc<Mutex<Subscriptions>>,
     /// The accepted viewport, clipped; an identical `SetViewport` asks for fresh tile states.
     viewport: Option<Rect>,
-    /// The epoch of each subscribed tile, when the viewport covers part of the board.
-    subscriptions: HashMap<TileCoord, u32>,
-    /// The epoch of the membership in the board's whole-board feed, when the viewport covers
-    /// every tile of a board that has one (then `subscriptions` is empty).
-    feed: Option<u32>,
-    next_epoch: u32,
-    /// Frames taken from the queue but not yet sent: what did not fit in the last frame.
-    backlog: VecDeque<QueuedFrame>,
+    /// Wakes the actor on the write boundary: for replies, paint results and resyncs.
+    wake: Arc<WriteSignal>,
     /// Encoded replies (paint results, errors) waiting for the next write.
     replies: BytesMut,
     /// Paint results not yet due: accepted paints wait for the journal to have them on disk.
     acks: PaintAcks,
-    /// When the frame now on its way was handed to the websocket; `None` when idle.
+    /// When the replies now on their way were handed to the websocket; `None` when idle.
     writing: Option<Instant>,
-    /// Bytes this tick may still write (`MAX_TICK_BYTES` at each write boundary).
-    tick_budget: usize,
     closing: bool,
     rate: TokenBucket,
     /// Messages dropped by the rate limit in the current one-second window.
@@ -168,30 +144,57 @@ fn queue_capacity(canvas: &Canvas, limits: &LimitSettings) -> usize {
     limits.session_queue_len + max_viewport_tiles
 }
 
+/// The first message of every session.
+fn welcome<O: Outlet>(parts: &SessionParts<O>, tick: Duration) -> ServerMessage {
+    let limits = &parts.limits;
+    ServerMessage::Welcome(Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        session_id: parts.id,
+        user_token: parts.user.to_string(),
+        limits: Limits {
+            tick_ms: u32::try_from(tick.as_millis()).unwrap_or(u32::MAX),
+            max_message_bytes: u32::try_from(limits.max_message_bytes).unwrap_or(u32::MAX),
+            max_viewport_area: limits.max_viewport_area,
+            max_messages_per_second: limits.max_messages_per_second,
+        },
+        boards: parts.canvas.boards().iter().map(|b| b.info()).collect(),
+    })
+}
+
 impl<O: Outlet> Session<O> {
-    pub fn new(parts: SessionParts<O>) -> Self {
+    /// The session actor, and the writer of its frames: the connection polls the writer (see
+    /// `SessionBody`), which sends the welcome first.
+    pub fn open(parts: SessionParts<O>) -> (Self, FrameWriter) {
         let now = Instant::now();
-        Self {
+        let schedule = parts.canvas.write_schedule();
+        let wake = WriteSignal::new(Arc::clone(schedule));
+        let queue = FrameQueue::with_overflow_signal(
+            queue_capacity(&parts.canvas, &parts.limits),
+            Arc::clone(schedule),
+            Arc::clone(&wake),
+        );
+        let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
+        let welcome = protocol::encode_server(&welcome(&parts, parts.canvas.clock().period()));
+        let writer = FrameWriter::new(
+            welcome.into(),
+            Arc::clone(&queue),
+            Arc::clone(&subscriptions),
+            Arc::clone(&wake),
+        );
+        let session = Self {
             id: parts.id,
             user: parts.user,
-            queue: FrameQueue::with_schedule(
-                queue_capacity(&parts.canvas, &parts.limits),
-                Arc::clone(parts.canvas.write_schedule()),
-            ),
+            queue,
             rate: TokenBucket::new(parts.limits.max_messages_per_second, now),
             canvas: parts.canvas,
             limits: parts.limits,
             ws: parts.ws,
-            board: None,
+            subscriptions,
             viewport: None,
-            subscriptions: HashMap::new(),
-            feed: None,
-            next_epoch: 1,
-            backlog: VecDeque::new(),
+            wake,
             replies: BytesMut::new(),
             acks: PaintAcks::default(),
             writing: None,
-            tick_budget: 0,
             closing: false,
             flood: (now, 0),
             resyncs: VecDeque::new(),
@@ -200,22 +203,8 @@ impl<O: Outlet> Session<O> {
             pong_since: None,
             shutting_down: Some(parts.shutting_down),
             _slot: parts.slot,
-        }
-    }
-
-    fn welcome(&self, tick: Duration) -> ServerMessage {
-        ServerMessage::Welcome(Welcome {
-            protocol_version: PROTOCOL_VERSION,
-            session_id: self.id,
-            user_token: self.user.to_string(),
-            limits: Limits {
-                tick_ms: u32::try_from(tick.as_millis()).unwrap_or(u32::MAX),
-                max_message_bytes: u32::try_from(self.limits.max_message_bytes).unwrap_or(u32::MAX),
-                max_viewport_area: self.limits.max_viewport_area,
-                max_messages_per_second: self.limits.max_messages_per_second,
-            },
-            boards: self.canvas.boards().iter().map(|b| b.info()).collect(),
-        })
+        };
+        (session, writer)
     }
 
     /// Queues a reply for the next write.
@@ -231,20 +220,40 @@ impl<O: Outlet> Session<O> {
     /// Write at the next write boundary (see `WriteSchedule`).
     fn schedule_write(&self) {
         if !self.closing {
-            self.queue.request_write();
+            self.wake.request();
         }
     }
 
-    /// At the write boundary: takes what the tiles queued and starts sending it, in frames of at
-    /// most `MAX_FRAME_BYTES`, up to `MAX_TICK_BYTES` this tick.
+    /// At the write boundary: resynchronises if the frame writer lost frames, disconnects a
+    /// client whose frames stopped going out, and sends the replies and the paint results that
+    /// are due, as one message.
     fn write(&mut self, ctx: &mut Context<Self>) {
         if self.closing {
             return;
         }
+        if self.subscriptions.lock().is_stale() && !self.resync(ctx) {
+            return;
+        }
+        if self.queue.overflowed() {
+            // The writer has not drained the queue since it overflowed: the connection is not
+            // taking bytes (the client stopped reading). Looked at every tick until the writer
+            // drains it (and has us resync) or the stall lasts too long.
+            let waited = self.queue.waiting_for(std::time::Instant::now());
+            if waited.is_some_and(|w| w > WRITE_STALL_TIMEOUT) {
+                tracing::info!(session = self.id, "client stopped reading; disconnected");
+                self.close(
+                    close_code::SLOW_CONSUMER,
+                    "slow consumer: stopped reading",
+                    ctx,
+                );
+                return;
+            }
+            self.schedule_write();
+        }
         if let Some(since) = self.writing {
-            // The previous frame is still on its way (the client reads slowly): frames keep
-            // accumulating in the bounded queue until the next tick, or until it has stalled for
-            // so long that the client is clearly not reading.
+            // The previous replies are still on their way (the client reads slowly): replies
+            // keep accumulating until the next tick, or until it has stalled for so long that
+            // the client is clearly not reading.
             if since.elapsed() > WRITE_STALL_TIMEOUT {
                 tracing::info!(session = self.id, "client stopped reading; disconnected");
                 self.close(
@@ -258,136 +267,27 @@ impl<O: Outlet> Session<O> {
             return;
         }
         self.release_acks();
-        if self.queue.drain_into(&mut self.backlog) {
-            self.backlog.clear();
-            if !self.resync(ctx) {
-                return;
-            }
-        }
-        if self.backlog.len() > self.queue.capacity() {
-            // Behind by more than a whole queue even after spreading frames over ticks.
-            self.backlog.clear();
-            if !self.resync(ctx) {
-                return;
-            }
-        }
-        self.tick_budget = MAX_TICK_BYTES;
-        // A burst too large for small frames (a new viewport's states) goes in frames past
-        // actix-http's retention limit instead, which it frees once they are written: small
-        // frames would cost one websocket frame and system call per 4 KiB tile state. Decided
-        // once a tick: the rest of a tick's burst only shrinks, and a large frame takes all the
-        // budget it can, so the frames after it in the tick are small ones.
-        let frame_bytes = if self.backlog_exceeds(LARGE_BURST_BYTES) {
-            MAX_TICK_BYTES
-        } else {
-            MAX_FRAME_BYTES
-        };
-        self.write_frame(frame_bytes, ctx);
-    }
-
-    /// Sends the replies and the front of the backlog as one frame of at most `frame_bytes` and
-    /// the tick's budget (or one message, if that alone is larger). What is left goes in small
-    /// frames once the websocket has taken this one, while the budget lasts; then next tick.
-    fn write_frame(&mut self, frame_bytes: usize, ctx: &mut Context<Self>) {
-        let limit = frame_bytes.min(self.tick_budget);
-        let mut parts: Vec<Bytes> = Vec::new();
-        let mut len = self.replies.len();
-        while let Some(next) = self.backlog.front() {
-            let current = self.is_current(next);
-            if current && len > 0 && len + next.bytes.len() > limit {
-                break;
-            }
-            let next = self.backlog.pop_front().expect("front exists");
-            if current {
-                len += next.bytes.len();
-                parts.push(next.bytes);
-            }
-        }
-        if !self.backlog.is_empty() {
-            // Past this tick's budget, the rest of a large burst goes out next tick.
-            self.schedule_write();
-        }
-        let frame = if parts.len() == 1 && self.replies.is_empty() {
-            // One tile in view, one tile state, or the whole-board feed: the shared bytes go out
-            // untouched.
-            parts.pop().expect("one element")
-        } else {
-            if len == 0 {
-                return;
-            }
-            let mut out = BytesMut::with_capacity(len);
-            out.extend_from_slice(&self.replies);
-            self.replies.clear();
-            for bytes in &parts {
-                out.extend_from_slice(bytes);
-            }
-            out.freeze()
-        };
-        self.tick_budget = self.tick_budget.saturating_sub(frame.len());
-        self.send_frame(frame, ctx);
-    }
-
-    /// Whether the replies and the current frames of the backlog add up to more than `bytes`.
-    fn backlog_exceeds(&self, bytes: usize) -> bool {
-        let mut total = self.replies.len();
-        for frame in &self.backlog {
-            if total > bytes {
-                return true;
-            }
-            if self.is_current(frame) {
-                total += frame.bytes.len();
-            }
-        }
-        total > bytes
-    }
-
-    /// After a frame was taken: the next one of a burst, if the tick's budget allows. It waits
-    /// for one turn of the worker first, so that actix-http moves the last frame to the socket
-    /// (and empties its write buffer) before this one arrives, instead of collecting both.
-    fn continue_burst(&mut self, ctx: &mut Context<Self>) {
-        if self.backlog.is_empty() || self.tick_budget == 0 {
+        if self.replies.is_empty() {
             return;
         }
-        ctx.spawn(
-            tokio::task::yield_now()
-                .into_actor(self)
-                .map(|(), session, ctx| {
-                    if session.writing.is_none() && !session.closing {
-                        session.write_frame(MAX_FRAME_BYTES, ctx);
-                    }
-                }),
-        );
-    }
-
-    /// Whether a queued frame belongs to a subscription the session still holds; frames of
-    /// dropped or replaced subscriptions are skipped.
-    fn is_current(&self, frame: &QueuedFrame) -> bool {
-        Some(frame.board) == self.board
-            && match frame.source {
-                FrameSource::Tile(tile) => self.subscriptions.get(&tile) == Some(&frame.epoch),
-                FrameSource::Feed => self.feed == Some(frame.epoch),
-            }
-    }
-
-    fn send_frame(&mut self, frame: Bytes, ctx: &mut Context<Self>) {
+        let replies = std::mem::take(&mut self.replies).freeze();
         self.writing = Some(Instant::now());
         let mut ws = self.ws.clone();
         ctx.spawn(
-            ws.binary(frame)
+            ws.binary(replies)
                 .into_actor(self)
                 .map(|result, session, ctx| {
                     session.writing = None;
                     if result.is_err() {
                         ctx.stop();
-                        return;
                     }
-                    session.continue_burst(ctx);
                 }),
         );
     }
 
-    /// The queue overflowed: fetch every viewed tile afresh under new epochs, unless this client
-    /// has needed that too often, in which case it is disconnected. Returns whether it continues.
+    /// The frame writer lost frames (its queue overflowed): fetch every viewed tile afresh under
+    /// new epochs, unless this client has needed that too often, in which case it is
+    /// disconnected. Returns whether it continues.
     fn resync(&mut self, ctx: &mut Context<Self>) -> bool {
         let now = Instant::now();
         while self
@@ -407,11 +307,7 @@ impl<O: Outlet> Session<O> {
             return false;
         }
         self.resyncs.push_back(now);
-        tracing::debug!(
-            session = self.id,
-            tiles = self.subscriptions.len(),
-            "resynchronising slow session"
-        );
+        tracing::debug!(session = self.id, "resynchronising slow session");
         self.resubscribe_all();
         true
     }
@@ -419,57 +315,51 @@ impl<O: Outlet> Session<O> {
     /// Subscribes every tile in view again under a new epoch, so each queues its full state and
     /// whatever is still queued under the old epochs is dropped.
     fn resubscribe_all(&mut self) {
-        if let Some(board) = self.board.and_then(|b| self.canvas.board(b)).cloned() {
-            if self.feed.is_some() {
-                self.join_feed(&board);
-                return;
-            }
-            let tiles: Vec<TileCoord> = self.subscriptions.keys().copied().collect();
-            for tile in tiles {
-                let epoch = self.take_epoch();
-                self.subscriptions.insert(tile, epoch);
-                // Subscribe again under a new epoch: the tile replaces the old subscription and
-                // queues its full state. Control messages use `do_send`, which ignores the
-                // mailbox's capacity; they are bounded by the client's own rate limit.
-                board.tile(tile).do_send(Subscribe {
-                    session: self.id,
-                    epoch,
-                    queue: Arc::clone(&self.queue),
-                });
+        let mut subs = self.subscriptions.lock();
+        if let Some(board) = subs.board().and_then(|b| self.canvas.board(b)).cloned() {
+            if subs.feed().is_some() {
+                self.join_feed(&mut subs, &board);
+            } else {
+                let tiles: Vec<TileCoord> = subs.tiles().keys().copied().collect();
+                for tile in tiles {
+                    // Subscribe again under a new epoch: the tile replaces the old subscription
+                    // and queues its full state. Control messages use `do_send`, which ignores
+                    // the mailbox's capacity; they are bounded by the client's own rate limit.
+                    let epoch = subs.subscribe_tile(tile);
+                    board.tile(tile).do_send(Subscribe {
+                        session: self.id,
+                        epoch,
+                        queue: Arc::clone(&self.queue),
+                    });
+                }
             }
         }
-    }
-
-    fn take_epoch(&mut self) -> u32 {
-        let epoch = self.next_epoch;
-        self.next_epoch = self.next_epoch.wrapping_add(1);
-        epoch
+        subs.resubscribed();
     }
 
     fn unsubscribe_all(&mut self) {
-        if let Some(board) = self.board.and_then(|b| self.canvas.board(b)).cloned() {
-            self.drop_tiles(&board);
-            self.leave_feed(&board);
+        let mut subs = self.subscriptions.lock();
+        if let Some(board) = subs.board().and_then(|b| self.canvas.board(b)).cloned() {
+            self.drop_tiles(&mut subs, &board);
+            self.leave_feed(&mut subs, &board);
         }
-        self.board = None;
+        subs.set_board(None);
         self.viewport = None;
     }
 
-    fn drop_tiles(&mut self, board: &Board) {
-        for tile in self.subscriptions.keys() {
-            board.tile(*tile).do_send(Unsubscribe { session: self.id });
+    fn drop_tiles(&self, subs: &mut Subscriptions, board: &Board) {
+        for tile in subs.clear_tiles() {
+            board.tile(tile).do_send(Unsubscribe { session: self.id });
         }
-        self.subscriptions.clear();
     }
 
     /// Joins the board's feed, or joins it again under a new epoch: either way the feed queues
     /// every tile's state, then each tick's updates.
-    fn join_feed(&mut self, board: &Board) {
+    fn join_feed(&self, subs: &mut Subscriptions, board: &Board) {
         let Some(feed) = board.feed() else {
             return;
         };
-        let epoch = self.take_epoch();
-        self.feed = Some(epoch);
+        let epoch = subs.join_feed();
         feed.do_send(Subscribe {
             session: self.id,
             epoch,
@@ -477,8 +367,8 @@ impl<O: Outlet> Session<O> {
         });
     }
 
-    fn leave_feed(&mut self, board: &Board) {
-        if self.feed.take().is_some()
+    fn leave_feed(&self, subs: &mut Subscriptions, board: &Board) {
+        if subs.leave_feed()
             && let Some(feed) = board.feed()
         {
             feed.do_send(Unsubscribe { session: self.id });
@@ -506,7 +396,8 @@ impl<O: Outlet> Session<O> {
                 return self.error(ErrorCode::ViewportTooLarge, e.to_string());
             }
         };
-        if self.board == Some(board_index) && self.viewport == Some(viewport.rect()) {
+        let current_board = self.subscriptions.lock().board();
+        if current_board == Some(board_index) && self.viewport == Some(viewport.rect()) {
             // The same viewport again is the client's resync request (it saw a version gap):
             // every tile in view is subscribed afresh and sends its full state. Honoured once a
             // second at most: a full viewport of states is large, and repeating a 22-byte
@@ -521,37 +412,33 @@ impl<O: Outlet> Session<O> {
             }
             return;
         }
-        if self.board != Some(board_index) {
+        if current_board != Some(board_index) {
             self.unsubscribe_all();
-            self.board = Some(board_index);
+            self.subscriptions.lock().set_board(Some(board_index));
         }
         self.viewport = Some(viewport.rect());
         let wanted: std::collections::HashSet<TileCoord> =
             board.geometry().tiles_in(&viewport).collect();
+        let mut subs = self.subscriptions.lock();
         if board.feed().is_some() && wanted.len() == board.geometry().tile_count() {
             // The whole board: one shared frame a tick from the feed instead of one update per
             // tile. Entering it replaces the tile subscriptions, so every tile's state comes anew.
-            if self.feed.is_none() {
-                self.drop_tiles(&board);
-                self.join_feed(&board);
+            if subs.feed().is_none() {
+                self.drop_tiles(&mut subs, &board);
+                self.join_feed(&mut subs, &board);
             }
             return;
         }
-        self.leave_feed(&board);
+        self.leave_feed(&mut subs, &board);
         let session = self.id;
-        self.subscriptions.retain(|tile, _| {
-            let keep = wanted.contains(tile);
-            if !keep {
-                board.tile(*tile).do_send(Unsubscribe { session });
-            }
-            keep
-        });
+        for tile in subs.retain_tiles(|tile| wanted.contains(tile)) {
+            board.tile(tile).do_send(Unsubscribe { session });
+        }
         for tile in wanted {
-            if self.subscriptions.contains_key(&tile) {
+            if subs.tiles().contains_key(&tile) {
                 continue;
             }
-            let epoch = self.take_epoch();
-            self.subscriptions.insert(tile, epoch);
+            let epoch = subs.subscribe_tile(tile);
             board.tile(tile).do_send(Subscribe {
                 session,
                 epoch,
@@ -730,21 +617,19 @@ impl<O: Outlet> Session<O> {
     }
 }
 
-/// Frames are waiting in the session's queue.
+/// The write boundary, for a session that asked for it (see `schedule_write`).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct FramesReady;
+struct WriteBoundary;
 
 impl<O: Outlet> Actor for Session<O> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        let welcome = self.welcome(self.canvas.clock().period());
-        self.send_frame(protocol::encode_server(&welcome).into(), ctx);
-        let queue = Arc::clone(&self.queue);
-        ctx.add_stream(futures_util::stream::unfold(queue, |queue| async move {
-            queue.ready().await;
-            Some((FramesReady, queue))
+        let wake = Arc::clone(&self.wake);
+        ctx.add_stream(futures_util::stream::unfold(wake, |wake| async move {
+            wake.woken().await;
+            Some((WriteBoundary, wake))
         }));
         if let Some(mut shutting_down) = self.shutting_down.take() {
             ctx.spawn(
@@ -765,7 +650,11 @@ impl<O: Outlet> Actor for Session<O> {
             // A client that sends but never reads stalls our writes without ever going silent.
             let stalled =
                 |since: Option<Instant>| since.is_some_and(|t| t.elapsed() > WRITE_STALL_TIMEOUT);
-            if stalled(session.writing) || stalled(session.pong_since) {
+            let frames_stalled = session
+                .queue
+                .waiting_for(std::time::Instant::now())
+                .is_some_and(|waited| waited > WRITE_STALL_TIMEOUT);
+            if frames_stalled || stalled(session.writing) || stalled(session.pong_since) {
                 tracing::info!(session = session.id, "client stopped reading; disconnected");
                 session.close(
                     close_code::SLOW_CONSUMER,
@@ -782,13 +671,16 @@ impl<O: Outlet> Actor for Session<O> {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.unsubscribe_all();
+        // The frame writer ends too (it is woken to see that).
+        self.subscriptions.lock().close();
+        self.queue.wake();
         tracing::debug!(session = self.id, "session stopped");
     }
 }
 
-impl<O: Outlet> StreamHandler<FramesReady> for Session<O> {
-    fn handle(&mut self, _: FramesReady, ctx: &mut Self::Context) {
-        // Woken on the write boundary: every tile's batch of the tick is queued by now.
+impl<O: Outlet> StreamHandler<WriteBoundary> for Session<O> {
+    fn handle(&mut self, _: WriteBoundary, ctx: &mut Self::Context) {
+        // Woken on the write boundary: the tick's replies and due paint results go out together.
         self.write(ctx);
     }
 

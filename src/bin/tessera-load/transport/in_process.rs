@@ -132,19 +132,34 @@ impl InProcessServer {
             user: UserToken::generate(),
             canvas: Arc::clone(&self.canvas),
             limits: self.limits.clone(),
-            ws: ChannelOutlet(outlet),
+            ws: ChannelOutlet(outlet.clone()),
             slot,
             shutting_down: self.shutting_down.clone(),
         };
-        let arbiter = self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
-        Session::start_in_arbiter(&self.arbiters[arbiter], move |ctx| {
+        let (session, mut writer) = Session::open(parts);
+        // The welcome first, before the actor can answer anything; the channel is new and empty.
+        if let Some(welcome) = writer.take_first() {
+            let _ = outlet.try_send(Outgoing::Binary(welcome));
+        }
+        let arbiter =
+            &self.arbiters[self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
+        Session::start_in_arbiter(arbiter, move |ctx| {
             ctx.add_stream(futures_util::stream::unfold(
                 inlet,
                 |mut inlet: mpsc::Receiver<Result<AggregatedMessage, ProtocolError>>| async move {
                     inlet.recv().await.map(|item| (item, inlet))
                 },
             ));
-            Session::new(parts)
+            session
+        });
+        // What the websocket's response body does in the server: the session's frames, pulled
+        // on the write boundary, on the session's arbiter.
+        arbiter.spawn(async move {
+            while let Some(frame) = std::future::poll_fn(|cx| writer.poll_frame(cx)).await {
+                if outlet.send(Outgoing::Binary(frame)).await.is_err() {
+                    return;
+                }
+            }
         });
         Ok(ChannelLink {
             to_session,

@@ -1,0 +1,190 @@
+//! What a session is subscribed to, shared by its actor (which changes it) and its frame writer
+//! (which sends only the queued frames of current subscriptions).
+
+use foldhash::{HashMap, HashMapExt};
+
+use crate::canvas::frame_queue::{FrameSource, QueuedFrame};
+use crate::geometry::TileCoord;
+
+#[derive(Debug)]
+pub struct Subscriptions {
+    /// The board the viewport is on.
+    board: Option<u16>,
+    /// The epoch of each subscribed tile, when the viewport covers part of the board.
+    tiles: HashMap<TileCoord, u32>,
+    /// The epoch of the membership in the board's whole-board feed, when the viewport covers
+    /// every tile of a board that has one (then `tiles` is empty).
+    feed: Option<u32>,
+    next_epoch: u32,
+    /// The writer lost frames (the queue overflowed): nothing queued is current until the actor
+    /// has subscribed everything again under new epochs, so no update is sent after a gap.
+    stale: bool,
+    /// The actor has stopped: the writer ends.
+    closed: bool,
+}
+
+impl Default for Subscriptions {
+    fn default() -> Self {
+        Self {
+            board: None,
+            tiles: HashMap::new(),
+            feed: None,
+            next_epoch: 1,
+            stale: false,
+            closed: false,
+        }
+    }
+}
+
+impl Subscriptions {
+    /// Whether a queued frame belongs to a subscription the session still holds; frames of
+    /// dropped or replaced subscriptions are skipped.
+    pub fn is_current(&self, frame: &QueuedFrame) -> bool {
+        !self.stale
+            && Some(frame.board) == self.board
+            && match frame.source {
+                FrameSource::Tile(tile) => self.tiles.get(&tile) == Some(&frame.epoch),
+                FrameSource::Feed => self.feed == Some(frame.epoch),
+            }
+    }
+
+    pub fn board(&self) -> Option<u16> {
+        self.board
+    }
+
+    /// Moves to another board (or to none); the caller has unsubscribed from the old one.
+    pub fn set_board(&mut self, board: Option<u16>) {
+        debug_assert!(self.tiles.is_empty() && self.feed.is_none());
+        self.board = board;
+    }
+
+    pub fn feed(&self) -> Option<u32> {
+        self.feed
+    }
+
+    pub fn tiles(&self) -> &HashMap<TileCoord, u32> {
+        &self.tiles
+    }
+
+    /// A new epoch for `tile`, replacing its old subscription if any.
+    pub fn subscribe_tile(&mut self, tile: TileCoord) -> u32 {
+        let epoch = self.take_epoch();
+        self.tiles.insert(tile, epoch);
+        epoch
+    }
+
+    /// Drops the tiles `keep` refuses; returns them.
+    pub fn retain_tiles(&mut self, mut keep: impl FnMut(&TileCoord) -> bool) -> Vec<TileCoord> {
+        let mut dropped = Vec::new();
+        self.tiles.retain(|tile, _| {
+            let kept = keep(tile);
+            if !kept {
+                dropped.push(*tile);
+            }
+            kept
+        });
+        dropped
+    }
+
+    /// Drops every tile subscription; returns the tiles.
+    pub fn clear_tiles(&mut self) -> Vec<TileCoord> {
+        self.tiles.drain().map(|(tile, _)| tile).collect()
+    }
+
+    /// A new epoch for the feed membership, replacing the old one if any.
+    pub fn join_feed(&mut self) -> u32 {
+        let epoch = self.take_epoch();
+        self.feed = Some(epoch);
+        epoch
+    }
+
+    /// Returns whether the session was in the feed.
+    pub fn leave_feed(&mut self) -> bool {
+        self.feed.take().is_some()
+    }
+
+    fn take_epoch(&mut self) -> u32 {
+        let epoch = self.next_epoch;
+        self.next_epoch = self.next_epoch.wrapping_add(1);
+        epoch
+    }
+
+    /// Every frame queued so far is void, until `resubscribed`.
+    pub fn mark_stale(&mut self) {
+        self.stale = true;
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    /// Every subscription has a new epoch: frames of those are current again.
+    pub fn resubscribed(&mut self) {
+        self.stale = false;
+    }
+
+    pub fn close(&mut self) {
+        self.closed = true;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn frame(source: FrameSource, epoch: u32) -> QueuedFrame {
+        QueuedFrame {
+            board: 0,
+            source,
+            epoch,
+            bytes: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn only_frames_of_the_current_epoch_and_board_are_current() {
+        let mut subs = Subscriptions::default();
+        let tile = TileCoord { tx: 1, ty: 2 };
+        let old = subs.subscribe_tile(tile);
+        assert!(
+            !subs.is_current(&frame(FrameSource::Tile(tile), old)),
+            "no board yet"
+        );
+        subs.tiles.clear();
+        subs.set_board(Some(0));
+        let old = subs.subscribe_tile(tile);
+        assert!(subs.is_current(&frame(FrameSource::Tile(tile), old)));
+        let new = subs.subscribe_tile(tile);
+        assert!(!subs.is_current(&frame(FrameSource::Tile(tile), old)));
+        assert!(subs.is_current(&frame(FrameSource::Tile(tile), new)));
+        let mut other = frame(FrameSource::Tile(tile), new);
+        other.board = 1;
+        assert!(!subs.is_current(&other), "another board");
+        assert!(
+            !subs.is_current(&frame(FrameSource::Feed, new)),
+            "not in the feed"
+        );
+        assert_eq!(subs.clear_tiles(), vec![tile]);
+        assert!(!subs.is_current(&frame(FrameSource::Tile(tile), new)));
+        let feed = subs.join_feed();
+        assert!(subs.is_current(&frame(FrameSource::Feed, feed)));
+    }
+
+    #[test]
+    fn a_stale_session_has_no_current_frames_until_resubscribed() {
+        let mut subs = Subscriptions::default();
+        subs.set_board(Some(0));
+        let epoch = subs.join_feed();
+        subs.mark_stale();
+        assert!(!subs.is_current(&frame(FrameSource::Feed, epoch)));
+        let epoch = subs.join_feed();
+        subs.resubscribed();
+        assert!(subs.is_current(&frame(FrameSource::Feed, epoch)));
+    }
+}

@@ -1,0 +1,391 @@
+//! A session's frame writer: turns what the tiles queued for the session into websocket messages,
+//! polled by whoever writes the connection (the response body, `SessionBody`, in the server).
+//!
+//! Why not the session actor: fan-out is one frame per viewer per tick, and sending each through
+//! the actor cost a wake of the actor (which polls its mailbox, streams and timers), a spawned
+//! future, a channel hop to actix-ws and a copy there, per frame (BENCHMARKS.md, "the write path
+//! without the actor"). The connection's own task, woken on the write boundary, pulls the frame
+//! instead; the actor is woken only for what it decides: replies, paint results, resyncs.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+
+use super::subscriptions::Subscriptions;
+use crate::canvas::frame_queue::{FrameQueue, QueuedFrame};
+use crate::canvas::write_signal::WriteSignal;
+
+/// Bytes a session writes in one tick, plus at most the one message that crosses it. A new
+/// viewport's tile states (4 MiB for a 2048 x 2048 view) are spread over several ticks instead
+/// of all going out at once: the states themselves are shared `Bytes`, so waiting in the
+/// backlog costs nothing, while a burst on the wire costs every session its size in buffers at
+/// once. A burst still under way at the next boundary keeps writing on its remaining budget.
+pub const MAX_TICK_BYTES: usize = 512 * 1024;
+/// Largest frame a session builds out of several messages (one message may be larger and goes
+/// alone). actix-http copies every frame into its connection's write buffer, which starts at
+/// 8 KiB and keeps whatever capacity it grew to (up to 128 KiB) for the life of the
+/// connection. Frames that fit it, one per turn of the worker (so that actix-http moves each to
+/// the socket, and empties its buffer, before it takes the next), leave a session whose client
+/// keeps up with 8 KiB there, where one 36 KiB frame of first tile states pinned 36 KiB for good
+/// (BENCHMARKS.md, memory per idle session). 8 KiB less a server frame header (at most 4 bytes
+/// below 64 KiB), with room to spare.
+pub const MAX_FRAME_BYTES: usize = 8 * 1024 - 16;
+/// A burst larger than this goes out in frames of up to `MAX_TICK_BYTES`: actix-http releases
+/// a write buffer that grew past 128 KiB once it is written, so frames larger than that cost no
+/// lasting memory either, while frames between 8 and 128 KiB would. A large frame takes as much
+/// of the burst as the tick allows; what is left at the next boundary, if 136 KiB or less, goes
+/// in small frames. Small frames alone made a 1920 x 1080 view's 510 first states 510 frames:
+/// 5,000 such viewers fell seconds behind, with millions of deliveries missing (BENCHMARKS.md,
+/// scenario matrix).
+const LARGE_BURST_BYTES: usize = 136 * 1024;
+
+pub struct FrameWriter {
+    /// Sent before anything else: the welcome.
+    first: Option<Bytes>,
+    queue: Arc<FrameQueue>,
+    subscriptions: Arc<Mutex<Subscriptions>>,
+    /// The session actor's wake-up, for a resynchronisation.
+    actor: Arc<WriteSignal>,
+    /// Frames taken from the queue but not yet sent: what did not fit in the last frame.
+    backlog: VecDeque<QueuedFrame>,
+    /// Bytes this tick may still write (`MAX_TICK_BYTES` at each write boundary).
+    tick_budget: usize,
+    /// Largest frame this tick builds out of several messages.
+    frame_bytes: usize,
+    /// The next poll gives the worker a turn first (more of a burst is ready).
+    yield_next: bool,
+}
+
+impl FrameWriter {
+    pub fn new(
+        first: Bytes,
+        queue: Arc<FrameQueue>,
+        subscriptions: Arc<Mutex<Subscriptions>>,
+        actor: Arc<WriteSignal>,
+    ) -> Self {
+        Self {
+            first: Some(first),
+            queue,
+            subscriptions,
+            actor,
+            backlog: VecDeque::new(),
+            tick_budget: 0,
+            frame_bytes: MAX_FRAME_BYTES,
+            yield_next: false,
+        }
+    }
+
+    /// The message that must precede every other (the welcome), if not yet taken.
+    pub fn take_first(&mut self) -> Option<Bytes> {
+        self.first.take()
+    }
+
+    /// The next websocket message to send; `None` once the session has stopped. Frames of one
+    /// tick wait for the write boundary, so that one message carries every tile of the tick.
+    pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(first));
+        }
+        if std::mem::take(&mut self.yield_next) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        loop {
+            if self.tick_budget == 0 || self.backlog.is_empty() {
+                ready!(self.queue.poll_ready(cx));
+                if !self.start_tick() {
+                    return Poll::Ready(None);
+                }
+            }
+            if let Some(frame) = self.next_frame() {
+                if !self.backlog.is_empty() {
+                    if self.tick_budget > 0 {
+                        self.yield_next = true;
+                    } else {
+                        // Past this tick's budget, the rest of a large burst goes out next tick.
+                        self.queue.request_write();
+                    }
+                }
+                return Poll::Ready(Some(frame));
+            }
+        }
+    }
+
+    /// On the write boundary: takes what the tiles queued. Returns `false` once the session has
+    /// stopped.
+    fn start_tick(&mut self) -> bool {
+        let overflowed = self.queue.drain_into(&mut self.backlog);
+        let mut subscriptions = self.subscriptions.lock();
+        if subscriptions.is_closed() {
+            self.backlog.clear();
+            return false;
+        }
+        if overflowed || self.backlog.len() > self.queue.capacity() {
+            // Behind by more than a whole queue, even after spreading frames over ticks: what is
+            // queued has a gap, so none of it is sent. The actor subscribes everything afresh
+            // (or disconnects a client that needs that too often).
+            self.backlog.clear();
+            if !subscriptions.is_stale() {
+                subscriptions.mark_stale();
+                self.actor.wake();
+            }
+        }
+        self.tick_budget = MAX_TICK_BYTES;
+        // A burst too large for small frames (a new viewport's states) goes in frames past
+        // actix-http's retention limit instead, which it frees once they are written: small
+        // frames would cost one websocket frame and system call per 4 KiB tile state. Decided
+        // once a tick: the rest of a tick's burst only shrinks, and a large frame takes all the
+        // budget it can, so the frames after it in the tick are small ones.
+        self.frame_bytes = if self.backlog_exceeds(&subscriptions, LARGE_BURST_BYTES) {
+            MAX_TICK_BYTES
+        } else {
+            MAX_FRAME_BYTES
+        };
+        true
+    }
+
+    /// Whether the current frames of the backlog add up to more than `bytes`.
+    fn backlog_exceeds(&self, subscriptions: &Subscriptions, bytes: usize) -> bool {
+        let mut total = 0;
+        for frame in &self.backlog {
+            if total > bytes {
+                return true;
+            }
+            if subscriptions.is_current(frame) {
+                total += frame.bytes.len();
+            }
+        }
+        total > bytes
+    }
+
+    /// The front of the backlog as one message of at most this tick's frame size and budget (or
+    /// one tile's message, if that alone is larger); frames of dropped subscriptions are skipped.
+    fn next_frame(&mut self) -> Option<Bytes> {
+        let limit = self.frame_bytes.min(self.tick_budget);
+        let subscriptions = self.subscriptions.lock();
+        // First where the message ends, so that it is built in one allocation of its size.
+        let mut taken = 0;
+        let mut current = 0;
+        let mut len = 0;
+        for frame in &self.backlog {
+            if subscriptions.is_current(frame) {
+                if len > 0 && len + frame.bytes.len() > limit {
+                    break;
+                }
+                len += frame.bytes.len();
+                current += 1;
+            }
+            taken += 1;
+        }
+        let mut parts = self
+            .backlog
+            .drain(..taken)
+            .filter(|frame| subscriptions.is_current(frame));
+        let frame = match current {
+            0 => return None,
+            // One tile in view, one tile state, or the whole-board feed: the shared bytes go
+            // out untouched.
+            1 => parts.next().expect("one current frame").bytes,
+            _ => {
+                let mut out = BytesMut::with_capacity(len);
+                for part in parts {
+                    out.extend_from_slice(&part.bytes);
+                }
+                out.freeze()
+            }
+        };
+        self.tick_budget = self.tick_budget.saturating_sub(frame.len());
+        Some(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::task::noop_waker_ref;
+
+    use super::*;
+    use crate::canvas::frame_queue::FrameSource;
+    use crate::canvas::write_schedule::WriteSchedule;
+    use crate::geometry::TileCoord;
+
+    struct Rig {
+        schedule: Arc<WriteSchedule>,
+        queue: Arc<FrameQueue>,
+        subscriptions: Arc<Mutex<Subscriptions>>,
+        actor: Arc<WriteSignal>,
+        writer: FrameWriter,
+    }
+
+    fn rig(capacity: usize) -> Rig {
+        let schedule = Arc::new(WriteSchedule::default());
+        let actor = WriteSignal::new(Arc::clone(&schedule));
+        let queue =
+            FrameQueue::with_overflow_signal(capacity, Arc::clone(&schedule), Arc::clone(&actor));
+        let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
+        subscriptions.lock().set_board(Some(0));
+        let writer = FrameWriter::new(
+            Bytes::from_static(b"welcome"),
+            Arc::clone(&queue),
+            Arc::clone(&subscriptions),
+            Arc::clone(&actor),
+        );
+        Rig {
+            schedule,
+            queue,
+            subscriptions,
+            actor,
+            writer,
+        }
+    }
+
+    impl Rig {
+        fn subscribe(&self, tx: u16) -> u32 {
+            self.subscriptions
+                .lock()
+                .subscribe_tile(TileCoord { tx, ty: 0 })
+        }
+
+        fn push(&self, tx: u16, epoch: u32, bytes: Vec<u8>) -> bool {
+            self.queue.push(QueuedFrame {
+                board: 0,
+                source: FrameSource::Tile(TileCoord { tx, ty: 0 }),
+                epoch,
+                bytes: Bytes::from(bytes),
+            })
+        }
+
+        fn poll(&mut self) -> Poll<Option<Bytes>> {
+            self.writer
+                .poll_frame(&mut Context::from_waker(noop_waker_ref()))
+        }
+
+        /// Every message the writer gives before it waits for the next boundary.
+        fn messages(&mut self) -> Vec<Bytes> {
+            let mut out = Vec::new();
+            // A burst yields one turn between messages: a pending poll right after a message
+            // is that turn, a second one in a row is the wait for the next boundary.
+            let mut pending_in_a_row = 0;
+            while pending_in_a_row < 2 {
+                match self.poll() {
+                    Poll::Ready(Some(m)) => {
+                        out.push(m);
+                        pending_in_a_row = 0;
+                    }
+                    Poll::Ready(None) => panic!("the writer ended"),
+                    Poll::Pending => pending_in_a_row += 1,
+                }
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn the_welcome_comes_first_and_frames_wait_for_the_boundary() {
+        let mut rig = rig(16);
+        let epoch = rig.subscribe(0);
+        rig.push(0, epoch, vec![1, 2]);
+        assert_eq!(
+            rig.poll(),
+            Poll::Ready(Some(Bytes::from_static(b"welcome")))
+        );
+        assert_eq!(rig.poll(), Poll::Pending, "not before the boundary");
+        assert_eq!(rig.schedule.wake_enlisted(), 1);
+        assert_eq!(rig.messages(), vec![Bytes::from_static(&[1, 2])]);
+    }
+
+    #[test]
+    fn one_message_carries_every_current_frame_of_the_tick_and_skips_stale_ones() {
+        let mut rig = rig(16);
+        let _ = rig.poll();
+        let a = rig.subscribe(0);
+        let b = rig.subscribe(1);
+        let dropped = rig.subscribe(2);
+        rig.push(0, a, vec![1]);
+        rig.push(2, dropped, vec![9]);
+        rig.push(1, b, vec![2, 3]);
+        rig.push(0, a - 1, vec![8]);
+        rig.subscriptions.lock().retain_tiles(|t| t.tx != 2);
+        rig.schedule.wake_enlisted();
+        assert_eq!(rig.messages(), vec![Bytes::from_static(&[1, 2, 3])]);
+    }
+
+    #[test]
+    fn a_burst_goes_in_small_frames_then_waits_for_the_next_tick_past_its_budget() {
+        let mut rig = rig(1024);
+        let _ = rig.poll();
+        // 40 tile states of 4 KiB: 160 KiB, a large burst.
+        let epochs: Vec<u32> = (0..40).map(|tx| rig.subscribe(tx)).collect();
+        for (tx, epoch) in epochs.iter().enumerate() {
+            rig.push(tx as u16, *epoch, vec![tx as u8; 4096]);
+        }
+        rig.schedule.wake_enlisted();
+        let first_tick = rig.messages();
+        assert_eq!(
+            first_tick.len(),
+            1,
+            "one large frame past actix-http's retention"
+        );
+        assert_eq!(first_tick[0].len(), 40 * 4096);
+        // 160 states of 4 KiB: 640 KiB, more than a tick's budget.
+        let epochs: Vec<u32> = (0..160).map(|tx| rig.subscribe(tx)).collect();
+        for (tx, epoch) in epochs.iter().enumerate() {
+            rig.push(tx as u16, *epoch, vec![1; 4096]);
+        }
+        rig.schedule.wake_enlisted();
+        let first: usize = rig.messages().iter().map(Bytes::len).sum();
+        assert!(
+            (MAX_TICK_BYTES..MAX_TICK_BYTES + 4096).contains(&first),
+            "{first}"
+        );
+        assert_eq!(rig.schedule.wake_enlisted(), 1, "the rest is due next tick");
+        let rest = rig.messages();
+        assert!(
+            rest.len() > 1 && rest.iter().all(|m| m.len() <= MAX_FRAME_BYTES),
+            "the 128 KiB left is small enough for small frames"
+        );
+        assert_eq!(
+            first + rest.iter().map(Bytes::len).sum::<usize>(),
+            160 * 4096
+        );
+    }
+
+    #[test]
+    fn an_overflow_sends_nothing_more_and_wakes_the_actor_to_resync() {
+        let mut rig = rig(2);
+        let _ = rig.poll();
+        let epoch = rig.subscribe(0);
+        for n in 0..3 {
+            rig.push(0, epoch, vec![n]);
+        }
+        assert!(rig.queue.overflowed());
+        rig.schedule.wake_enlisted();
+        assert!(rig.messages().is_empty(), "nothing after a gap");
+        assert!(rig.subscriptions.lock().is_stale());
+        let woken = rig.actor.woken();
+        assert!(
+            futures_util::FutureExt::now_or_never(woken).is_some(),
+            "the actor is woken"
+        );
+        // Frames pushed before the actor resubscribes belong to the gap too.
+        rig.push(0, epoch, vec![7]);
+        rig.schedule.wake_enlisted();
+        assert!(rig.messages().is_empty());
+        let epoch = rig.subscribe(0);
+        rig.subscriptions.lock().resubscribed();
+        rig.push(0, epoch, vec![5]);
+        rig.schedule.wake_enlisted();
+        assert_eq!(rig.messages(), vec![Bytes::from_static(&[5])]);
+    }
+
+    #[test]
+    fn the_writer_ends_once_the_session_closed() {
+        let mut rig = rig(4);
+        let _ = rig.poll();
+        rig.subscriptions.lock().close();
+        rig.queue.wake();
+        assert_eq!(rig.poll(), Poll::Ready(None));
+    }
+}
