@@ -53,17 +53,17 @@ pub struct FrameQueue {
     /// `None`: never woken; the reader drains the queue on its own clock (the whole-board feed).
     signal: Option<Arc<WriteSignal>>,
     /// Told (on the next write boundary) when the queue overflows: the session actor, which
-    /// resynchronises, or disconnects a client whose reader stopped draining.
+    /// disconnects the client if its reader does not drain the queue in time.
     on_overflow: Option<Arc<WriteSignal>>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     frames: Vec<QueuedFrame>,
-    overflowed: bool,
-    /// Since when frames (or an overflow) have waited for the reader: a reader that has not
-    /// drained for seconds has stopped (its client stopped reading).
-    waiting_since: Option<Instant>,
+    /// Since when the queue has been over capacity without its reader draining it: a reader
+    /// that has not drained an overflowed queue for seconds has stopped (its client stopped
+    /// reading, so its connection takes no bytes).
+    overflowed_since: Option<Instant>,
 }
 
 impl FrameQueue {
@@ -121,14 +121,11 @@ impl FrameQueue {
         let accepted;
         {
             let mut state = self.state.lock();
-            if state.overflowed {
+            if state.overflowed_since.is_some() {
                 return false;
             }
-            if state.waiting_since.is_none() {
-                state.waiting_since = Some(Instant::now());
-            }
             if state.frames.len() >= self.capacity {
-                state.overflowed = true;
+                state.overflowed_since = Some(Instant::now());
                 state.frames = Vec::new();
                 accepted = false;
                 if let Some(signal) = &self.on_overflow {
@@ -155,23 +152,17 @@ impl FrameQueue {
     /// nothing.
     pub fn drain_into(&self, out: &mut VecDeque<QueuedFrame>) -> bool {
         let mut state = self.state.lock();
-        state.waiting_since = None;
         out.extend(state.frames.drain(..));
         if state.frames.capacity() > RETAINED_FRAMES {
             // After a burst (a new viewport's states): not kept by every idle session.
             state.frames = Vec::new();
         }
-        std::mem::take(&mut state.overflowed)
+        state.overflowed_since.take().is_some()
     }
 
-    /// Whether the queue overflowed and its reader has not drained it since.
-    pub fn overflowed(&self) -> bool {
-        self.state.lock().overflowed
-    }
-
-    /// How long frames have waited for the reader to drain them (`None`: nothing waits).
-    pub fn waiting_for(&self, now: Instant) -> Option<std::time::Duration> {
-        let since = self.state.lock().waiting_since?;
+    /// How long ago the queue overflowed, if its reader has not drained it since.
+    pub fn overflowed_for(&self, now: Instant) -> Option<std::time::Duration> {
+        let since = self.state.lock().overflowed_since?;
         Some(now.saturating_duration_since(since))
     }
 
@@ -253,12 +244,10 @@ mod tests {
     }
 
     #[test]
-    fn an_overflow_tells_its_signal_and_the_wait_is_timed_from_the_first_push() {
+    fn an_overflow_tells_its_signal_and_is_timed_until_the_reader_drains() {
         let schedule = Arc::new(WriteSchedule::default());
         let actor = WriteSignal::new(Arc::clone(&schedule));
         let q = FrameQueue::with_overflow_signal(1, Arc::clone(&schedule), Arc::clone(&actor));
-        let now = Instant::now();
-        assert_eq!(q.waiting_for(now), None);
         assert!(q.push(frame(1)));
         assert_eq!(
             schedule.wake_enlisted(),
@@ -266,21 +255,27 @@ mod tests {
             "the reader, not the overflow signal"
         );
         let later = Instant::now() + std::time::Duration::from_secs(7);
-        assert!(q.waiting_for(later).unwrap() >= std::time::Duration::from_secs(7));
+        assert_eq!(
+            q.overflowed_for(later),
+            None,
+            "frames waiting are no overflow"
+        );
         assert!(!q.push(frame(2)));
-        assert!(q.overflowed());
         assert_eq!(
             schedule.wake_enlisted(),
             2,
             "the reader again and the overflow signal"
         );
-        assert!(
-            q.waiting_for(later).unwrap() >= std::time::Duration::from_secs(7),
-            "still timed from the first push"
+        let waited = q.overflowed_for(later).expect("overflowed");
+        assert!(waited >= std::time::Duration::from_secs(6), "{waited:?}");
+        assert!(!q.push(frame(3)));
+        assert_eq!(
+            schedule.wake_enlisted(),
+            0,
+            "a refused frame enlists nobody"
         );
         let mut out = VecDeque::new();
         assert!(q.drain_into(&mut out));
-        assert!(!q.overflowed());
-        assert_eq!(q.waiting_for(later), None, "a drain ends the wait");
+        assert_eq!(q.overflowed_for(later), None, "a drain ends it");
     }
 }

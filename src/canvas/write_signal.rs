@@ -45,7 +45,10 @@ impl WriteSignal {
         self.schedule.enlist(Arc::clone(self));
     }
 
-    /// Wakes the reader now; a reader not waiting finds the wake on its next poll.
+    /// Wakes the reader now; a reader not waiting finds the wake on its next poll. Called
+    /// outside the schedule (a session stopping, a resync), it may leave the signal on the
+    /// schedule's list as well as enlisted anew by a later request: the reader then gets one
+    /// spare wake at the boundary, which finds nothing to do.
     pub fn wake(&self) {
         // Cleared first: a request from here on enlists the reader for the next boundary.
         self.enlisted.store(false, Ordering::Release);

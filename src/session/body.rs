@@ -102,10 +102,100 @@ fn binary_header(len: usize) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    use futures_util::task::noop_waker_ref;
+    use parking_lot::Mutex;
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
     use super::*;
+    use crate::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
+    use crate::canvas::write_schedule::WriteSchedule;
+    use crate::canvas::write_signal::WriteSignal;
+    use crate::geometry::TileCoord;
+    use crate::session::subscriptions::Subscriptions;
+
+    /// actix-ws's body, as a script of what each poll returns.
+    struct Control(VecDeque<Poll<Option<&'static [u8]>>>);
+
+    impl MessageBody for Control {
+        type Error = std::convert::Infallible;
+
+        fn size(&self) -> BodySize {
+            BodySize::Stream
+        }
+
+        fn poll_next(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+            let next = self
+                .get_mut()
+                .0
+                .pop_front()
+                .expect("polled past the script");
+            next.map(|item| item.map(|bytes| Ok(Bytes::from_static(bytes))))
+        }
+    }
+
+    #[test]
+    fn messages_never_interleave_and_the_body_ends_with_actix_ws_s() {
+        let schedule = Arc::new(WriteSchedule::default());
+        let queue = FrameQueue::with_schedule(8, Arc::clone(&schedule));
+        let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
+        let writer = FrameWriter::new(
+            Bytes::from_static(b"welcome"),
+            Arc::clone(&queue),
+            Arc::clone(&subscriptions),
+            WriteSignal::new(Arc::clone(&schedule)),
+        );
+        let tile = TileCoord { tx: 0, ty: 0 };
+        let epoch = {
+            let mut subs = subscriptions.lock();
+            subs.set_board(Some(0));
+            subs.subscribe_tile(tile)
+        };
+        queue.push(QueuedFrame {
+            board: 0,
+            source: FrameSource::Tile(tile),
+            epoch,
+            bytes: Bytes::from_static(b"tile"),
+        });
+        schedule.wake_enlisted();
+        // actix-ws has a reply ready at once, then nothing, then a close, then it ends.
+        let control = Control(VecDeque::from([
+            Poll::Ready(Some(&b"reply"[..])),
+            Poll::Pending,
+            Poll::Ready(Some(&b"close"[..])),
+            Poll::Ready(None),
+        ]));
+        let mut body = SessionBody::new(BoxBody::new(control), writer);
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut poll = || match Pin::new(&mut body).poll_next(&mut cx) {
+            Poll::Ready(Some(Ok(bytes))) => Some(bytes),
+            Poll::Ready(Some(Err(e))) => panic!("{e}"),
+            Poll::Ready(None) => None,
+            Poll::Pending => panic!("pending"),
+        };
+        let welcome = [&binary_header(7)[..], b"welcome"];
+        assert_eq!(poll().as_deref(), Some(welcome[0]), "the welcome first");
+        assert_eq!(poll().as_deref(), Some(welcome[1]));
+        assert_eq!(poll().as_deref(), Some(&b"reply"[..]));
+        assert_eq!(
+            poll().as_deref(),
+            Some(&binary_header(4)[..]),
+            "the tick's frame"
+        );
+        assert_eq!(
+            poll().as_deref(),
+            Some(&b"tile"[..]),
+            "its payload before actix-ws's close"
+        );
+        assert_eq!(poll().as_deref(), Some(&b"close"[..]));
+        assert_eq!(poll(), None, "nothing after actix-ws's body ends");
+    }
 
     #[test]
     fn headers_match_tungstenite_s_framing() {

@@ -48,10 +48,11 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 const MAX_RESYNCS_PER_MINUTE: usize = 3;
 /// Minimum time between two client-requested resyncs (an identical `SetViewport`).
 const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
-/// Frames waiting this long for the connection to take them (or a reply the websocket has not
-/// accepted for as long) mean the client stopped reading: its socket buffers and the
-/// connection's own buffer are full. Long enough to ride out a stalled mobile network, short
-/// enough that a dead reader does not hold its queue for minutes.
+/// A frame queue overflowed and left undrained this long (or a reply the websocket has not
+/// accepted for as long) means the client stopped reading: its socket buffers and the
+/// connection's own buffer are full, so the connection takes nothing more. Long enough to ride
+/// out a stalled mobile network, short enough that a dead reader does not hold its queue for
+/// minutes.
 const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// A close frame that cannot be queued within this time (the client stopped reading) is given
 /// up on; the connection is dropped instead.
@@ -234,12 +235,11 @@ impl<O: Outlet> Session<O> {
         if self.subscriptions.lock().is_stale() && !self.resync(ctx) {
             return;
         }
-        if self.queue.overflowed() {
+        if let Some(waited) = self.queue.overflowed_for(std::time::Instant::now()) {
             // The writer has not drained the queue since it overflowed: the connection is not
             // taking bytes (the client stopped reading). Looked at every tick until the writer
             // drains it (and has us resync) or the stall lasts too long.
-            let waited = self.queue.waiting_for(std::time::Instant::now());
-            if waited.is_some_and(|w| w > WRITE_STALL_TIMEOUT) {
+            if waited > WRITE_STALL_TIMEOUT {
                 tracing::info!(session = self.id, "client stopped reading; disconnected");
                 self.close(
                     close_code::SLOW_CONSUMER,
@@ -650,11 +650,7 @@ impl<O: Outlet> Actor for Session<O> {
             // A client that sends but never reads stalls our writes without ever going silent.
             let stalled =
                 |since: Option<Instant>| since.is_some_and(|t| t.elapsed() > WRITE_STALL_TIMEOUT);
-            let frames_stalled = session
-                .queue
-                .waiting_for(std::time::Instant::now())
-                .is_some_and(|waited| waited > WRITE_STALL_TIMEOUT);
-            if frames_stalled || stalled(session.writing) || stalled(session.pong_since) {
+            if stalled(session.writing) || stalled(session.pong_since) {
                 tracing::info!(session = session.id, "client stopped reading; disconnected");
                 session.close(
                     close_code::SLOW_CONSUMER,
@@ -671,8 +667,11 @@ impl<O: Outlet> Actor for Session<O> {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         self.unsubscribe_all();
-        // The frame writer ends too (it is woken to see that).
+        // The frame writer ends too (it is woken to see that). What is still queued goes now:
+        // a connection that takes no bytes never polls the writer again.
         self.subscriptions.lock().close();
+        self.queue
+            .drain_into(&mut std::collections::VecDeque::new());
         self.queue.wake();
         tracing::debug!(session = self.id, "session stopped");
     }

@@ -360,8 +360,14 @@ mod tests {
         for n in 0..3 {
             rig.push(0, epoch, vec![n]);
         }
-        assert!(rig.queue.overflowed());
+        assert!(
+            rig.queue
+                .overflowed_for(std::time::Instant::now())
+                .is_some()
+        );
         rig.schedule.wake_enlisted();
+        // The overflow woke the actor already (see `FrameQueue`); the writer wakes it itself.
+        let _ = futures_util::FutureExt::now_or_never(rig.actor.woken());
         assert!(rig.messages().is_empty(), "nothing after a gap");
         assert!(rig.subscriptions.lock().is_stale());
         let woken = rig.actor.woken();
@@ -378,6 +384,65 @@ mod tests {
         rig.push(0, epoch, vec![5]);
         rig.schedule.wake_enlisted();
         assert_eq!(rig.messages(), vec![Bytes::from_static(&[5])]);
+    }
+
+    #[test]
+    fn a_backlog_larger_than_the_queue_is_a_gap_too() {
+        let mut rig = rig(4);
+        let _ = rig.poll();
+        let epoch = rig.subscribe(0);
+        // Four 300 KiB states: two fill a tick's budget, two wait in the backlog.
+        for _ in 0..4 {
+            rig.push(0, epoch, vec![1; 300 * 1024]);
+        }
+        rig.schedule.wake_enlisted();
+        assert_eq!(rig.messages().len(), 2);
+        // Four more fit the queue, but not the backlog's room.
+        for _ in 0..4 {
+            assert!(rig.push(0, epoch, vec![2; 10]));
+        }
+        rig.schedule.wake_enlisted();
+        assert!(rig.messages().is_empty(), "nothing after a gap");
+        assert!(rig.subscriptions.lock().is_stale());
+        assert!(
+            futures_util::FutureExt::now_or_never(rig.actor.woken()).is_some(),
+            "the actor is woken to resync"
+        );
+    }
+
+    #[test]
+    fn the_frames_of_a_burst_go_one_per_turn_of_the_worker() {
+        struct CountWakes(std::sync::atomic::AtomicUsize);
+        impl futures_util::task::ArcWake for CountWakes {
+            fn wake_by_ref(arc_self: &Arc<Self>) {
+                arc_self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let mut rig = rig(16);
+        let _ = rig.poll();
+        let wakes = Arc::new(CountWakes(Default::default()));
+        let waker = futures_util::task::waker(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        let woken = || wakes.0.load(std::sync::atomic::Ordering::SeqCst);
+        // Three 6 KiB states: a small burst, one state per frame.
+        for tx in 0..3 {
+            let epoch = rig.subscribe(tx);
+            rig.push(tx, epoch, vec![tx as u8; 6 * 1024]);
+        }
+        rig.schedule.wake_enlisted();
+        for n in 0..3u8 {
+            match rig.writer.poll_frame(&mut cx) {
+                Poll::Ready(Some(frame)) => assert_eq!(frame[0], n),
+                other => panic!("frame {n}: {other:?}"),
+            }
+            let before = woken();
+            assert!(rig.writer.poll_frame(&mut cx).is_pending());
+            if n < 2 {
+                assert_eq!(woken(), before + 1, "a turn of the worker, then more");
+            } else {
+                assert_eq!(woken(), before, "the burst is over: wait for the boundary");
+            }
+        }
     }
 
     #[test]

@@ -155,9 +155,12 @@ impl InProcessServer {
         // What the websocket's response body does in the server: the session's frames, pulled
         // on the write boundary, on the session's arbiter.
         arbiter.spawn(async move {
-            while let Some(frame) = std::future::poll_fn(|cx| writer.poll_frame(cx)).await {
-                if outlet.send(Outgoing::Binary(frame)).await.is_err() {
-                    return;
+            // A slot first, then the frame: a frame taken before waiting for a slot could queue
+            // behind the actor's close and arrive after it.
+            while let Ok(slot) = outlet.reserve().await {
+                match std::future::poll_fn(|cx| writer.poll_frame(cx)).await {
+                    Some(frame) => slot.send(Outgoing::Binary(frame)),
+                    None => return,
                 }
             }
         });
