@@ -12,15 +12,21 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::task::noop_waker_ref;
+use parking_lot::Mutex;
 use tessera::canvas::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use tessera::canvas::paint_inbox::PaintInbox;
 use tessera::canvas::tile_buffer::TileBuffer;
 use tessera::canvas::write_schedule::WriteSchedule;
+use tessera::canvas::write_signal::WriteSignal;
 use tessera::geometry::{BoardGeometry, Rect, TileCoord};
+use tessera::session::subscriptions::Subscriptions;
+use tessera::session::writer::FrameWriter;
 
 /// Board edge of the target scenario (pixels).
 const BOARD_EDGE: u32 = 1000;
@@ -360,55 +366,45 @@ fn update_bytes(rng: &mut XorShift, coord: TileCoord) -> Bytes {
     buffer.flush().expect("paints were queued").bytes
 }
 
-/// The measured session write, replicating `Session::write` on public types: drain the queue,
-/// keep the frames of the current board and subscription epochs, then send a lone frame as is or
-/// concatenate everything (after the pending replies) into one `Bytes`. Since the session packs
-/// frames of at most 8 KiB, this is what it does for up to 8 KiB of queued updates (about 370
-/// of the 22-byte updates used here); larger inputs below measure the same copying in one frame
-/// where the session would send it in several.
-fn session_write(
-    queue: &FrameQueue,
-    board: Option<u16>,
-    subscriptions: &foldhash::HashMap<TileCoord, u32>,
-    backlog: &mut VecDeque<QueuedFrame>,
-    replies: &mut BytesMut,
-) -> Option<Bytes> {
-    assert!(!queue.drain_into(backlog), "a bench queue overflowed");
-    let current: Vec<Bytes> = backlog
-        .drain(..)
-        .filter(|f| {
-            Some(f.board) == board
-                && matches!(f.source, FrameSource::Tile(t) if subscriptions.get(&t) == Some(&f.epoch))
-        })
-        .map(|f| f.bytes)
-        .collect();
-    if current.len() == 1 && replies.is_empty() {
-        // The common case of one tile in view: the tile's bytes go out untouched.
-        return current.into_iter().next();
-    }
-    let len = replies.len() + current.iter().map(Bytes::len).sum::<usize>();
-    if len == 0 {
-        return None;
-    }
-    let mut out = BytesMut::with_capacity(len);
-    out.extend_from_slice(replies);
-    replies.clear();
-    for bytes in &current {
-        out.extend_from_slice(bytes);
-    }
-    Some(out.freeze())
+/// One session of the write bench: the queue its tiles push into, and its real frame writer
+/// (`session::writer::FrameWriter`, which the websocket's response body polls in the server).
+fn bench_session(frames: &[(TileCoord, Bytes)]) -> (Arc<FrameQueue>, FrameWriter, Vec<u32>) {
+    let schedule = Arc::new(WriteSchedule::default());
+    let queue =
+        FrameQueue::with_schedule(SESSION_QUEUE_LEN + board_tiles(64), Arc::clone(&schedule));
+    let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
+    let epochs = {
+        let mut subs = subscriptions.lock();
+        subs.set_board(Some(BOARD));
+        frames
+            .iter()
+            .map(|(coord, _)| subs.subscribe_tile(*coord))
+            .collect()
+    };
+    let mut writer = FrameWriter::new(
+        Bytes::from_static(b"welcome"),
+        Arc::clone(&queue),
+        subscriptions,
+        WriteSignal::new(schedule),
+    );
+    writer.take_first();
+    (queue, writer, epochs)
 }
 
 /// Group 3: the per-session, per-tick cost of collecting a tick's frames into one websocket
-/// frame. K = tiles in view that changed this tick: 1 = zoomed in on one tile (the frame goes out
-/// untouched, no copy), 16 = a 4x4-tile window (256x256 pixels at tile 64), 256 = the overview
-/// of the whole 1000x1000 board at tile 64 (16x16 tiles, every one of which changes each tick at
-/// the target load). Each frame is one tile's 22-byte update (5 paints). Throughput in frames.
+/// frame, by the server's own `FrameWriter`: the boundary's wake, the drain, the filter by board
+/// and subscription epoch, and one frame (the lone tile frame as is, otherwise everything
+/// concatenated). K = tiles in view that changed this tick: 1 = zoomed in on one tile (the frame
+/// goes out untouched, no copy), 16 = a 4x4-tile window (256x256 pixels at tile 64), 256 = the
+/// overview of the whole 1000x1000 board at tile 64 (16x16 tiles, every one of which changes
+/// each tick at the target load; 256 updates of 22 bytes fit one 8 KiB frame). Each frame is one
+/// tile's 22-byte update (5 paints). Throughput in frames.
 ///
-/// The model is the 200 target sessions writing once each per tick: 200 long-lived queues, the
-/// (unmeasured) setup queues session i's K frames as the tiles would, the measured routine is its
-/// write. The frame is dropped inside the measurement (the websocket frees it once sent), so the
-/// timed loop reuses memory as the server does instead of freeing 200 frames at once.
+/// The model is the 200 target sessions writing once each per tick: 200 long-lived sessions,
+/// the (unmeasured) setup queues session i's K frames as the tiles would, the measured routine
+/// wakes its writer (as the write tick does) and takes the frame. The frame is dropped inside the
+/// measurement (the connection frees it once written), so the timed loop reuses memory as the
+/// server does instead of freeing 200 frames at once.
 fn session_write_group(c: &mut Criterion) {
     const TILE_SIZE: u32 = 64;
     let mut group = c.benchmark_group("session/write");
@@ -423,42 +419,41 @@ fn session_write_group(c: &mut Criterion) {
                 (coord, update_bytes(&mut rng, coord))
             })
             .collect();
-        let subscriptions: foldhash::HashMap<TileCoord, u32> =
-            frames.iter().map(|&(coord, _)| (coord, EPOCH)).collect();
-        let queues: Vec<Arc<FrameQueue>> = (0..OVERVIEW_SESSIONS)
-            .map(|_| session_queue(TILE_SIZE))
-            .collect();
+        let (queues, mut writers): (Vec<_>, Vec<_>) = (0..OVERVIEW_SESSIONS)
+            .map(|_| {
+                let (queue, writer, epochs) = bench_session(&frames);
+                ((queue, epochs), writer)
+            })
+            .unzip();
         group.throughput(Throughput::Elements(u64::from(k)));
         group.bench_with_input(BenchmarkId::from_parameter(k), &k, |b, _| {
-            let mut replies = BytesMut::new();
-            let mut backlog = VecDeque::new();
             let mut next = 0;
+            let mut cx = Context::from_waker(noop_waker_ref());
             b.iter_batched(
                 || {
                     // What the tiles pushed during the tick (bytes shared, as in the fan-out).
-                    let queue = &queues[next];
+                    let i = next;
                     next = (next + 1) % queues.len();
-                    for (coord, bytes) in &frames {
+                    let (queue, epochs) = &queues[i];
+                    for ((coord, bytes), epoch) in frames.iter().zip(epochs) {
                         queue.push(QueuedFrame {
                             board: BOARD,
                             source: FrameSource::Tile(*coord),
-                            epoch: EPOCH,
+                            epoch: *epoch,
                             bytes: bytes.clone(),
                         });
                     }
-                    queue
+                    i
                 },
-                |queue| {
-                    drop(session_write(
-                        queue,
-                        Some(BOARD),
-                        &subscriptions,
-                        &mut backlog,
-                        &mut replies,
-                    ))
+                |i| {
+                    queues[i].0.wake();
+                    match writers[i].poll_frame(&mut cx) {
+                        Poll::Ready(Some(frame)) => drop(frame),
+                        other => panic!("no frame: {other:?}"),
+                    }
                 },
-                // One tick of the 200 sessions per timed batch. A batch never repeats a queue and
-                // each routine drains the queue its own setup filled: at most K frames queued.
+                // One tick of the 200 sessions per timed batch. A batch never repeats a session
+                // and each routine takes what its own setup queued: at most K frames.
                 BatchSize::NumIterations(queues.len() as u64),
             );
         });

@@ -21,6 +21,8 @@ pub struct Subscriptions {
     stale: bool,
     /// The actor has stopped: the writer ends.
     closed: bool,
+    /// Counts changes, so that the writer filters what it holds again only after one.
+    generation: u64,
 }
 
 impl Default for Subscriptions {
@@ -32,6 +34,7 @@ impl Default for Subscriptions {
             next_epoch: 1,
             stale: false,
             closed: false,
+            generation: 0,
         }
     }
 }
@@ -48,6 +51,15 @@ impl Subscriptions {
             }
     }
 
+    /// Changes whenever `is_current` may answer differently for a frame.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
     pub fn board(&self) -> Option<u16> {
         self.board
     }
@@ -56,6 +68,7 @@ impl Subscriptions {
     pub fn set_board(&mut self, board: Option<u16>) {
         debug_assert!(self.tiles.is_empty() && self.feed.is_none());
         self.board = board;
+        self.changed();
     }
 
     pub fn feed(&self) -> Option<u32> {
@@ -70,6 +83,7 @@ impl Subscriptions {
     pub fn subscribe_tile(&mut self, tile: TileCoord) -> u32 {
         let epoch = self.take_epoch();
         self.tiles.insert(tile, epoch);
+        self.changed();
         epoch
     }
 
@@ -83,11 +97,13 @@ impl Subscriptions {
             }
             kept
         });
+        self.changed();
         dropped
     }
 
     /// Drops every tile subscription; returns the tiles.
     pub fn clear_tiles(&mut self) -> Vec<TileCoord> {
+        self.changed();
         self.tiles.drain().map(|(tile, _)| tile).collect()
     }
 
@@ -95,11 +111,13 @@ impl Subscriptions {
     pub fn join_feed(&mut self) -> u32 {
         let epoch = self.take_epoch();
         self.feed = Some(epoch);
+        self.changed();
         epoch
     }
 
     /// Returns whether the session was in the feed.
     pub fn leave_feed(&mut self) -> bool {
+        self.changed();
         self.feed.take().is_some()
     }
 
@@ -112,6 +130,7 @@ impl Subscriptions {
     /// Every frame queued so far is void, until `resubscribed`.
     pub fn mark_stale(&mut self) {
         self.stale = true;
+        self.changed();
     }
 
     pub fn is_stale(&self) -> bool {
@@ -121,10 +140,12 @@ impl Subscriptions {
     /// Every subscription has a new epoch: frames of those are current again.
     pub fn resubscribed(&mut self) {
         self.stale = false;
+        self.changed();
     }
 
     pub fn close(&mut self) {
         self.closed = true;
+        self.changed();
     }
 
     pub fn is_closed(&self) -> bool {
@@ -174,6 +195,36 @@ mod tests {
         assert!(!subs.is_current(&frame(FrameSource::Tile(tile), new)));
         let feed = subs.join_feed();
         assert!(subs.is_current(&frame(FrameSource::Feed, feed)));
+    }
+
+    #[test]
+    fn every_change_that_can_make_a_frame_stale_changes_the_generation() {
+        let mut subs = Subscriptions::default();
+        let tile = TileCoord { tx: 0, ty: 0 };
+        let mut last = subs.generation();
+        let mut changed = |subs: &Subscriptions, what: &str| {
+            assert_ne!(subs.generation(), last, "{what}");
+            last = subs.generation();
+        };
+        subs.set_board(Some(0));
+        changed(&subs, "set_board");
+        subs.subscribe_tile(tile);
+        changed(&subs, "subscribe_tile");
+        subs.retain_tiles(|_| false);
+        changed(&subs, "retain_tiles");
+        subs.subscribe_tile(tile);
+        subs.clear_tiles();
+        changed(&subs, "clear_tiles");
+        subs.join_feed();
+        changed(&subs, "join_feed");
+        subs.leave_feed();
+        changed(&subs, "leave_feed");
+        subs.mark_stale();
+        changed(&subs, "mark_stale");
+        subs.resubscribed();
+        changed(&subs, "resubscribed");
+        subs.close();
+        changed(&subs, "close");
     }
 
     #[test]

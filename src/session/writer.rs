@@ -50,7 +50,7 @@ pub struct FrameWriter {
     /// The session actor's wake-up, for a resynchronisation.
     actor: Arc<WriteSignal>,
     /// Frames taken from the queue but not yet sent: what did not fit in the last frame.
-    backlog: VecDeque<QueuedFrame>,
+    backlog: Backlog,
     /// Bytes this tick may still write (`MAX_TICK_BYTES` at each write boundary).
     tick_budget: usize,
     /// Largest frame this tick builds out of several messages.
@@ -71,7 +71,7 @@ impl FrameWriter {
             queue,
             subscriptions,
             actor,
-            backlog: VecDeque::new(),
+            backlog: Backlog::default(),
             tick_budget: 0,
             frame_bytes: MAX_FRAME_BYTES,
             yield_next: false,
@@ -94,14 +94,14 @@ impl FrameWriter {
             return Poll::Pending;
         }
         loop {
-            if self.tick_budget == 0 || self.backlog.is_empty() {
+            if self.tick_budget == 0 || self.backlog.frames.is_empty() {
                 ready!(self.queue.poll_ready(cx));
                 if !self.start_tick() {
                     return Poll::Ready(None);
                 }
             }
             if let Some(frame) = self.next_frame() {
-                if !self.backlog.is_empty() {
+                if !self.backlog.frames.is_empty() {
                     if self.tick_budget > 0 {
                         self.yield_next = true;
                     } else {
@@ -117,13 +117,14 @@ impl FrameWriter {
     /// On the write boundary: takes what the tiles queued. Returns `false` once the session has
     /// stopped.
     fn start_tick(&mut self) -> bool {
-        let overflowed = self.queue.drain_into(&mut self.backlog);
+        let new_from = self.backlog.frames.len();
+        let overflowed = self.queue.drain_into(&mut self.backlog.frames);
         let mut subscriptions = self.subscriptions.lock();
         if subscriptions.is_closed() {
             self.backlog.clear();
             return false;
         }
-        if overflowed || self.backlog.len() > self.queue.capacity() {
+        if overflowed || self.backlog.frames.len() > self.queue.capacity() {
             // Behind by more than a whole queue, even after spreading frames over ticks: what is
             // queued has a gap, so none of it is sent. The actor subscribes everything afresh
             // (or disconnects a client that needs that too often).
@@ -133,13 +134,14 @@ impl FrameWriter {
                 self.actor.wake();
             }
         }
+        self.backlog.keep_current(&subscriptions, new_from);
         self.tick_budget = MAX_TICK_BYTES;
         // A burst too large for small frames (a new viewport's states) goes in frames past
         // actix-http's retention limit instead, which it frees once they are written: small
         // frames would cost one websocket frame and system call per 4 KiB tile state. Decided
         // once a tick: the rest of a tick's burst only shrinks, and a large frame takes all the
         // budget it can, so the frames after it in the tick are small ones.
-        self.frame_bytes = if self.backlog_exceeds(&subscriptions, LARGE_BURST_BYTES) {
+        self.frame_bytes = if self.backlog.bytes > LARGE_BURST_BYTES {
             MAX_TICK_BYTES
         } else {
             MAX_FRAME_BYTES
@@ -147,58 +149,88 @@ impl FrameWriter {
         true
     }
 
-    /// Whether the current frames of the backlog add up to more than `bytes`.
-    fn backlog_exceeds(&self, subscriptions: &Subscriptions, bytes: usize) -> bool {
-        let mut total = 0;
-        for frame in &self.backlog {
-            if total > bytes {
-                return true;
-            }
-            if subscriptions.is_current(frame) {
-                total += frame.bytes.len();
-            }
-        }
-        total > bytes
-    }
-
     /// The front of the backlog as one message of at most this tick's frame size and budget (or
     /// one tile's message, if that alone is larger); frames of dropped subscriptions are skipped.
     fn next_frame(&mut self) -> Option<Bytes> {
-        let limit = self.frame_bytes.min(self.tick_budget);
-        let subscriptions = self.subscriptions.lock();
+        // Subscriptions can change between the frames of a burst.
+        let len = self.backlog.frames.len();
+        self.backlog.keep_current(&self.subscriptions.lock(), len);
+        let frame = self.backlog.take(self.frame_bytes.min(self.tick_budget))?;
+        self.tick_budget = self.tick_budget.saturating_sub(frame.len());
+        Some(frame)
+    }
+}
+
+/// Frames waiting for a later message, all of current subscriptions as of `filtered_at`.
+#[derive(Default)]
+struct Backlog {
+    frames: VecDeque<QueuedFrame>,
+    /// The subscriptions' generation the frames were filtered at: while it holds, only newly
+    /// drained frames need a look (one lookup per frame, not one per frame and pass).
+    filtered_at: Option<u64>,
+    /// Bytes in `frames`.
+    bytes: usize,
+}
+
+impl Backlog {
+    fn clear(&mut self) {
+        self.frames.clear();
+        self.bytes = 0;
+    }
+
+    /// Drops the frames of dropped or replaced subscriptions: those from `new_from` on, or all
+    /// of them if the subscriptions changed since the last look.
+    fn keep_current(&mut self, subscriptions: &Subscriptions, new_from: usize) {
+        let mut from = new_from;
+        if self.filtered_at != Some(subscriptions.generation()) {
+            self.filtered_at = Some(subscriptions.generation());
+            self.bytes = 0;
+            from = 0;
+        }
+        if from == self.frames.len() {
+            return;
+        }
+        let mut index = 0;
+        let mut bytes = 0;
+        self.frames.retain(|frame| {
+            let keep = index < from || subscriptions.is_current(frame);
+            if keep && index >= from {
+                bytes += frame.bytes.len();
+            }
+            index += 1;
+            keep
+        });
+        self.bytes += bytes;
+    }
+
+    /// The front as one message of at most `limit` bytes, or the first frame alone if it is
+    /// larger.
+    fn take(&mut self, limit: usize) -> Option<Bytes> {
         // First where the message ends, so that it is built in one allocation of its size.
         let mut taken = 0;
-        let mut current = 0;
         let mut len = 0;
-        for frame in &self.backlog {
-            if subscriptions.is_current(frame) {
-                if len > 0 && len + frame.bytes.len() > limit {
-                    break;
-                }
-                len += frame.bytes.len();
-                current += 1;
+        for frame in &self.frames {
+            if len > 0 && len + frame.bytes.len() > limit {
+                break;
             }
+            len += frame.bytes.len();
             taken += 1;
         }
-        let mut parts = self
-            .backlog
-            .drain(..taken)
-            .filter(|frame| subscriptions.is_current(frame));
-        let frame = match current {
+        let message = match taken {
             0 => return None,
             // One tile in view, one tile state, or the whole-board feed: the shared bytes go
             // out untouched.
-            1 => parts.next().expect("one current frame").bytes,
+            1 => self.frames.pop_front().expect("one frame").bytes,
             _ => {
                 let mut out = BytesMut::with_capacity(len);
-                for part in parts {
-                    out.extend_from_slice(&part.bytes);
+                for frame in self.frames.drain(..taken) {
+                    out.extend_from_slice(&frame.bytes);
                 }
                 out.freeze()
             }
         };
-        self.tick_budget = self.tick_budget.saturating_sub(frame.len());
-        Some(frame)
+        self.bytes -= message.len();
+        Some(message)
     }
 }
 
@@ -443,6 +475,22 @@ mod tests {
                 assert_eq!(woken(), before, "the burst is over: wait for the boundary");
             }
         }
+    }
+
+    #[test]
+    fn a_subscription_dropped_during_a_burst_sends_none_of_its_remaining_frames() {
+        let mut rig = rig(16);
+        let _ = rig.poll();
+        for tx in 0..3 {
+            let epoch = rig.subscribe(tx);
+            rig.push(tx, epoch, vec![tx as u8; 6 * 1024]);
+        }
+        rig.schedule.wake_enlisted();
+        assert!(matches!(rig.poll(), Poll::Ready(Some(m)) if m[0] == 0));
+        rig.subscriptions.lock().retain_tiles(|t| t.tx != 1);
+        let rest = rig.messages();
+        assert_eq!(rest.len(), 1, "{rest:?}");
+        assert_eq!(rest[0][0], 2);
     }
 
     #[test]
