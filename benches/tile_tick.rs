@@ -25,6 +25,7 @@ use tessera::canvas::tile_buffer::TileBuffer;
 use tessera::canvas::write_schedule::WriteSchedule;
 use tessera::canvas::write_signal::WriteSignal;
 use tessera::geometry::{BoardGeometry, Rect, TileCoord};
+use tessera::session::outbox::Outbox;
 use tessera::session::subscriptions::Subscriptions;
 use tessera::session::writer::FrameWriter;
 
@@ -385,6 +386,8 @@ fn bench_session(frames: &[(TileCoord, Bytes)]) -> (Arc<FrameQueue>, FrameWriter
         Bytes::from_static(b"welcome"),
         Arc::clone(&queue),
         subscriptions,
+        Arc::new(Mutex::new(Outbox::default())),
+        Box::new(|_| Ok(true)),
         WriteSignal::new(schedule),
     );
     writer.take_first();

@@ -115,6 +115,7 @@ mod tests {
     use crate::canvas::write_schedule::WriteSchedule;
     use crate::canvas::write_signal::WriteSignal;
     use crate::geometry::TileCoord;
+    use crate::session::outbox::Outbox;
     use crate::session::subscriptions::Subscriptions;
 
     /// actix-ws's body, as a script of what each poll returns.
@@ -149,6 +150,8 @@ mod tests {
             Bytes::from_static(b"welcome"),
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
+            Arc::new(Mutex::new(Outbox::default())),
+            Box::new(|_| Ok(true)),
             WriteSignal::new(Arc::clone(&schedule)),
         );
         let tile = TileCoord { tx: 0, ty: 0 };

@@ -4,6 +4,7 @@
 
 mod acks;
 pub mod body;
+pub mod outbox;
 pub mod outlet;
 pub mod rate_limit;
 pub mod subscriptions;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
@@ -32,7 +33,7 @@ use crate::protocol::{
     ServerMessage, Welcome, close_code,
 };
 use crate::settings::LimitSettings;
-use acks::PaintAcks;
+use outbox::Outbox;
 use outlet::Outlet;
 use rate_limit::TokenBucket;
 use subscriptions::Subscriptions;
@@ -48,7 +49,7 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 const MAX_RESYNCS_PER_MINUTE: usize = 3;
 /// Minimum time between two client-requested resyncs (an identical `SetViewport`).
 const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
-/// A frame queue overflowed and left undrained this long (or a reply the websocket has not
+/// A frame queue overflowed and left undrained this long (or a pong the websocket has not
 /// accepted for as long) means the client stopped reading: its socket buffers and the
 /// connection's own buffer are full, so the connection takes nothing more. Long enough to ride
 /// out a stalled mobile network, short enough that a dead reader does not hold its queue for
@@ -91,14 +92,10 @@ pub struct Session<O: Outlet = actix_ws::Session> {
     subscriptions: Arc<Mutex<Subscriptions>>,
     /// The accepted viewport, clipped; an identical `SetViewport` asks for fresh tile states.
     viewport: Option<Rect>,
-    /// Wakes the actor on the write boundary: for replies, paint results and resyncs.
+    /// Wakes the actor on the write boundary: for a resync, or a queue that stopped draining.
     wake: Arc<WriteSignal>,
-    /// Encoded replies (paint results, errors) waiting for the next write.
-    replies: BytesMut,
-    /// Paint results not yet due: accepted paints wait for the journal to have them on disk.
-    acks: PaintAcks,
-    /// When the replies now on their way were handed to the websocket; `None` when idle.
-    writing: Option<Instant>,
+    /// Replies and paint results for the frame writer to send.
+    outbox: Arc<Mutex<Outbox>>,
     closing: bool,
     rate: TokenBucket,
     /// Messages dropped by the rate limit in the current one-second window.
@@ -175,11 +172,15 @@ impl<O: Outlet> Session<O> {
             Arc::clone(&wake),
         );
         let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
+        let outbox = Arc::new(Mutex::new(Outbox::default()));
         let welcome = protocol::encode_server(&welcome(&parts, parts.canvas.clock().period()));
+        let canvas = Arc::clone(&parts.canvas);
         let writer = FrameWriter::new(
             welcome.into(),
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
+            Arc::clone(&outbox),
+            Box::new(move |ticket| canvas.is_durable(ticket)),
             Arc::clone(&wake),
         );
         let session = Self {
@@ -193,9 +194,7 @@ impl<O: Outlet> Session<O> {
             subscriptions,
             viewport: None,
             wake,
-            replies: BytesMut::new(),
-            acks: PaintAcks::default(),
-            writing: None,
+            outbox,
             closing: false,
             flood: (now, 0),
             resyncs: VecDeque::new(),
@@ -210,25 +209,31 @@ impl<O: Outlet> Session<O> {
 
     /// Queues a reply for the next write.
     fn reply(&mut self, msg: &ServerMessage) {
-        protocol::encode_server_into_bytes(msg, &mut self.replies);
-        self.schedule_write();
+        self.outbox.lock().reply(msg);
+        self.write_replies();
+    }
+
+    /// The frame writer sends the outbox at the next write boundary.
+    fn write_replies(&self) {
+        if !self.closing {
+            self.queue.request_write();
+        }
     }
 
     fn error(&mut self, code: ErrorCode, message: String) {
         self.reply(&ServerMessage::Error { code, message });
     }
 
-    /// Write at the next write boundary (see `WriteSchedule`).
+    /// Wake the actor at the next write boundary (see `WriteSchedule`).
     fn schedule_write(&self) {
         if !self.closing {
             self.wake.request();
         }
     }
 
-    /// At the write boundary: resynchronises if the frame writer lost frames, disconnects a
-    /// client whose frames stopped going out, and sends the replies and the paint results that
-    /// are due, as one message.
-    fn write(&mut self, ctx: &mut Context<Self>) {
+    /// Woken on the write boundary (only when asked): resynchronises if the frame writer lost
+    /// frames, and disconnects a client whose connection stopped taking bytes.
+    fn on_boundary(&mut self, ctx: &mut Context<Self>) {
         if self.closing {
             return;
         }
@@ -250,39 +255,6 @@ impl<O: Outlet> Session<O> {
             }
             self.schedule_write();
         }
-        if let Some(since) = self.writing {
-            // The previous replies are still on their way (the client reads slowly): replies
-            // keep accumulating until the next tick, or until it has stalled for so long that
-            // the client is clearly not reading.
-            if since.elapsed() > WRITE_STALL_TIMEOUT {
-                tracing::info!(session = self.id, "client stopped reading; disconnected");
-                self.close(
-                    close_code::SLOW_CONSUMER,
-                    "slow consumer: stopped reading",
-                    ctx,
-                );
-            } else {
-                self.schedule_write();
-            }
-            return;
-        }
-        self.release_acks();
-        if self.replies.is_empty() {
-            return;
-        }
-        let replies = std::mem::take(&mut self.replies).freeze();
-        self.writing = Some(Instant::now());
-        let mut ws = self.ws.clone();
-        ctx.spawn(
-            ws.binary(replies)
-                .into_actor(self)
-                .map(|result, session, ctx| {
-                    session.writing = None;
-                    if result.is_err() {
-                        ctx.stop();
-                    }
-                }),
-        );
     }
 
     /// The frame writer lost frames (its queue overflowed): fetch every viewed tile afresh under
@@ -450,9 +422,9 @@ impl<O: Outlet> Session<O> {
     fn paint(&mut self, seq: u32, board: u16, x: u32, y: u32, color: u8) {
         match self.canvas.paint(&self.user, board, x, y, color) {
             Ok(ticket) => {
-                // Answered at a write boundary once the journal has it (see `release_acks`).
-                self.acks.accepted(seq, ticket);
-                self.schedule_write();
+                // Answered by the frame writer at a write boundary once the journal has it.
+                self.outbox.lock().accepted(seq, ticket);
+                self.write_replies();
             }
             Err(rejection) => self.refuse_paint(seq, rejection),
         }
@@ -463,28 +435,8 @@ impl<O: Outlet> Session<O> {
             reason: r.reason,
             retry_after_ms: r.retry_after_ms,
         };
-        if let Some(result) = self.acks.decided(PaintResult { seq, outcome }) {
-            self.reply(&ServerMessage::PaintResult(result));
-        }
-    }
-
-    /// Moves the paint results that are due into the replies; keeps the session scheduled while
-    /// some still wait for the journal.
-    fn release_acks(&mut self) {
-        if self.acks.is_empty() {
-            return;
-        }
-        let canvas = &self.canvas;
-        let replies = &mut self.replies;
-        self.acks.release(
-            |ticket| canvas.is_durable(ticket),
-            |result| {
-                protocol::encode_server_into_bytes(&ServerMessage::PaintResult(result), replies)
-            },
-        );
-        if !self.acks.is_empty() {
-            self.schedule_write();
-        }
+        self.outbox.lock().refused(PaintResult { seq, outcome });
+        self.write_replies();
     }
 
     /// Applies the rate limit. Returns whether the message may be handled.
@@ -594,8 +546,11 @@ impl<O: Outlet> Session<O> {
         }
         self.closing = true;
         // Results already durable go out with the close; the rest are never acknowledged.
-        self.release_acks();
-        let pending = std::mem::take(&mut self.replies).freeze();
+        let canvas = Arc::clone(&self.canvas);
+        let (pending, _) = self
+            .outbox
+            .lock()
+            .take_due(&move |ticket| canvas.is_durable(ticket));
         let mut ws = self.ws.clone();
         let reason = CloseReason {
             code: CloseCode::from(code),
@@ -647,10 +602,11 @@ impl<O: Outlet> Actor for Session<O> {
                 session.close(1001, "heartbeat timeout", ctx);
                 return;
             }
-            // A client that sends but never reads stalls our writes without ever going silent.
-            let stalled =
-                |since: Option<Instant>| since.is_some_and(|t| t.elapsed() > WRITE_STALL_TIMEOUT);
-            if stalled(session.writing) || stalled(session.pong_since) {
+            // A client that pings but never reads stalls our pongs without ever going silent.
+            if session
+                .pong_since
+                .is_some_and(|t| t.elapsed() > WRITE_STALL_TIMEOUT)
+            {
                 tracing::info!(session = session.id, "client stopped reading; disconnected");
                 session.close(
                     close_code::SLOW_CONSUMER,
@@ -679,8 +635,7 @@ impl<O: Outlet> Actor for Session<O> {
 
 impl<O: Outlet> StreamHandler<WriteBoundary> for Session<O> {
     fn handle(&mut self, _: WriteBoundary, ctx: &mut Self::Context) {
-        // Woken on the write boundary: the tick's replies and due paint results go out together.
-        self.write(ctx);
+        self.on_boundary(ctx);
     }
 
     fn finished(&mut self, _: &mut Self::Context) {}

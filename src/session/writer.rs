@@ -14,6 +14,7 @@ use std::task::{Context, Poll, ready};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 
+use super::outbox::{IsDurable, Outbox};
 use super::subscriptions::Subscriptions;
 use crate::canvas::frame_queue::{FrameQueue, QueuedFrame};
 use crate::canvas::write_signal::WriteSignal;
@@ -47,10 +48,15 @@ pub struct FrameWriter {
     first: Option<Bytes>,
     queue: Arc<FrameQueue>,
     subscriptions: Arc<Mutex<Subscriptions>>,
+    /// The actor's replies and paint results, sent first in the tick's frame.
+    outbox: Arc<Mutex<Outbox>>,
+    is_durable: Box<IsDurable>,
     /// The session actor's wake-up, for a resynchronisation.
     actor: Arc<WriteSignal>,
     /// Frames taken from the queue but not yet sent: what did not fit in the last frame.
     backlog: Backlog,
+    /// Replies and paint results taken from the outbox for the next message.
+    replies: Bytes,
     /// Bytes this tick may still write (`MAX_TICK_BYTES` at each write boundary).
     tick_budget: usize,
     /// Largest frame this tick builds out of several messages.
@@ -64,14 +70,19 @@ impl FrameWriter {
         first: Bytes,
         queue: Arc<FrameQueue>,
         subscriptions: Arc<Mutex<Subscriptions>>,
+        outbox: Arc<Mutex<Outbox>>,
+        is_durable: Box<IsDurable>,
         actor: Arc<WriteSignal>,
     ) -> Self {
         Self {
             first: Some(first),
             queue,
             subscriptions,
+            outbox,
+            is_durable,
             actor,
             backlog: Backlog::default(),
+            replies: Bytes::new(),
             tick_budget: 0,
             frame_bytes: MAX_FRAME_BYTES,
             yield_next: false,
@@ -94,7 +105,8 @@ impl FrameWriter {
             return Poll::Pending;
         }
         loop {
-            if self.tick_budget == 0 || self.backlog.frames.is_empty() {
+            if self.tick_budget == 0 || (self.backlog.frames.is_empty() && self.replies.is_empty())
+            {
                 ready!(self.queue.poll_ready(cx));
                 if !self.start_tick() {
                     return Poll::Ready(None);
@@ -135,13 +147,24 @@ impl FrameWriter {
             }
         }
         self.backlog.keep_current(&subscriptions, new_from);
+        drop(subscriptions);
+        let (due, owed) = self.outbox.lock().take_due(&*self.is_durable);
+        if owed {
+            // Paint results still on their way to disk: looked at again next boundary.
+            self.queue.request_write();
+        }
+        if self.replies.is_empty() {
+            self.replies = due;
+        } else if !due.is_empty() {
+            self.replies = [&self.replies[..], &due[..]].concat().into();
+        }
         self.tick_budget = MAX_TICK_BYTES;
         // A burst too large for small frames (a new viewport's states) goes in frames past
         // actix-http's retention limit instead, which it frees once they are written: small
         // frames would cost one websocket frame and system call per 4 KiB tile state. Decided
         // once a tick: the rest of a tick's burst only shrinks, and a large frame takes all the
         // budget it can, so the frames after it in the tick are small ones.
-        self.frame_bytes = if self.backlog.bytes > LARGE_BURST_BYTES {
+        self.frame_bytes = if self.replies.len() + self.backlog.bytes > LARGE_BURST_BYTES {
             MAX_TICK_BYTES
         } else {
             MAX_FRAME_BYTES
@@ -149,13 +172,17 @@ impl FrameWriter {
         true
     }
 
-    /// The front of the backlog as one message of at most this tick's frame size and budget (or
-    /// one tile's message, if that alone is larger); frames of dropped subscriptions are skipped.
+    /// The replies and the front of the backlog as one message of at most this tick's frame size
+    /// and budget (or the replies, or one tile's message, if that alone is larger); frames of
+    /// dropped subscriptions are skipped.
     fn next_frame(&mut self) -> Option<Bytes> {
         // Subscriptions can change between the frames of a burst.
         let len = self.backlog.frames.len();
         self.backlog.keep_current(&self.subscriptions.lock(), len);
-        let frame = self.backlog.take(self.frame_bytes.min(self.tick_budget))?;
+        let replies = std::mem::take(&mut self.replies);
+        let frame = self
+            .backlog
+            .take(self.frame_bytes.min(self.tick_budget), replies)?;
         self.tick_budget = self.tick_budget.saturating_sub(frame.len());
         Some(frame)
     }
@@ -203,12 +230,12 @@ impl Backlog {
         self.bytes += bytes;
     }
 
-    /// The front as one message of at most `limit` bytes, or the first frame alone if it is
-    /// larger.
-    fn take(&mut self, limit: usize) -> Option<Bytes> {
+    /// `first` (never split) and the front as one message of at most `limit` bytes, or `first`
+    /// or the first frame alone if that is larger.
+    fn take(&mut self, limit: usize, first: Bytes) -> Option<Bytes> {
         // First where the message ends, so that it is built in one allocation of its size.
         let mut taken = 0;
-        let mut len = 0;
+        let mut len = first.len();
         for frame in &self.frames {
             if len > 0 && len + frame.bytes.len() > limit {
                 break;
@@ -216,20 +243,22 @@ impl Backlog {
             len += frame.bytes.len();
             taken += 1;
         }
-        let message = match taken {
-            0 => return None,
+        self.bytes -= len - first.len();
+        let message = match (first.is_empty(), taken) {
+            (true, 0) => return None,
+            (false, 0) => first,
             // One tile in view, one tile state, or the whole-board feed: the shared bytes go
             // out untouched.
-            1 => self.frames.pop_front().expect("one frame").bytes,
+            (true, 1) => self.frames.pop_front().expect("one frame").bytes,
             _ => {
                 let mut out = BytesMut::with_capacity(len);
+                out.extend_from_slice(&first);
                 for frame in self.frames.drain(..taken) {
                     out.extend_from_slice(&frame.bytes);
                 }
                 out.freeze()
             }
         };
-        self.bytes -= message.len();
         Some(message)
     }
 }
@@ -247,6 +276,8 @@ mod tests {
         schedule: Arc<WriteSchedule>,
         queue: Arc<FrameQueue>,
         subscriptions: Arc<Mutex<Subscriptions>>,
+        outbox: Arc<Mutex<Outbox>>,
+        durable: Arc<std::sync::atomic::AtomicBool>,
         actor: Arc<WriteSignal>,
         writer: FrameWriter,
     }
@@ -258,16 +289,25 @@ mod tests {
             FrameQueue::with_overflow_signal(capacity, Arc::clone(&schedule), Arc::clone(&actor));
         let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
         subscriptions.lock().set_board(Some(0));
+        let outbox = Arc::new(Mutex::new(Outbox::default()));
+        let durable = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let writer = FrameWriter::new(
             Bytes::from_static(b"welcome"),
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
+            Arc::clone(&outbox),
+            Box::new({
+                let durable = Arc::clone(&durable);
+                move |_| Ok(durable.load(std::sync::atomic::Ordering::SeqCst))
+            }),
             Arc::clone(&actor),
         );
         Rig {
             schedule,
             queue,
             subscriptions,
+            outbox,
+            durable,
             actor,
             writer,
         }
@@ -491,6 +531,59 @@ mod tests {
         let rest = rig.messages();
         assert_eq!(rest.len(), 1, "{rest:?}");
         assert_eq!(rest[0][0], 2);
+    }
+
+    #[test]
+    fn replies_and_due_paint_results_come_first_in_the_tick_s_frame() {
+        use crate::canvas::PaintTicket;
+        use crate::protocol::{ErrorCode, ServerMessage};
+
+        let mut rig = rig(16);
+        let _ = rig.poll();
+        let epoch = rig.subscribe(0);
+        let error = ServerMessage::Error {
+            code: ErrorCode::Malformed,
+            message: "bad".into(),
+        };
+        let mut encoded = bytes::BytesMut::new();
+        crate::protocol::encode_server_into_bytes(&error, &mut encoded);
+        rig.outbox.lock().reply(&error);
+        rig.push(0, epoch, vec![42]);
+        rig.schedule.wake_enlisted();
+        let mut expected = encoded.to_vec();
+        expected.push(42);
+        assert_eq!(
+            rig.messages(),
+            vec![Bytes::from(expected)],
+            "one frame, replies first"
+        );
+
+        // A paint result waits for the journal, alone in a frame once due.
+        rig.durable
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        rig.outbox.lock().accepted(
+            7,
+            PaintTicket {
+                board: 0,
+                ticket: 1,
+            },
+        );
+        rig.queue.request_write();
+        assert_eq!(rig.schedule.wake_enlisted(), 1);
+        assert!(rig.messages().is_empty(), "not durable yet");
+        rig.durable.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            rig.schedule.wake_enlisted(),
+            1,
+            "looked at again next boundary"
+        );
+        let messages = rig.messages();
+        assert_eq!(messages.len(), 1);
+        let decoded = crate::protocol::decode_server_frame(&messages[0]).unwrap();
+        assert!(
+            matches!(&decoded[..], [ServerMessage::PaintResult(r)] if r.seq == 7),
+            "{decoded:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,110 @@
+//! What a session owes its client besides tile frames: replies (errors) and paint results. The
+//! actor fills it; the frame writer empties it on the write boundary, into the front of the
+//! tick's frame, so a painter still gets one frame a tick.
+
+use bytes::{Bytes, BytesMut};
+
+use super::acks::PaintAcks;
+use crate::canvas::PaintTicket;
+use crate::protocol::{self, PaintResult, ServerMessage};
+use crate::storage::journal::JournalFailed;
+
+/// Whether an accepted paint is on disk (`Canvas::is_durable`).
+pub type IsDurable = dyn Fn(PaintTicket) -> Result<bool, JournalFailed> + Send + Sync;
+
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Encoded replies, and paint results that were due.
+    replies: BytesMut,
+    /// Paint results not yet due: accepted paints wait for the journal to have them on disk.
+    acks: PaintAcks,
+}
+
+impl Outbox {
+    pub fn reply(&mut self, msg: &ServerMessage) {
+        protocol::encode_server_into_bytes(msg, &mut self.replies);
+    }
+
+    /// An accepted paint, answered once the journal has it.
+    pub fn accepted(&mut self, seq: u32, ticket: PaintTicket) {
+        self.acks.accepted(seq, ticket);
+    }
+
+    /// A refused paint, answered after the results owed ahead of it.
+    pub fn refused(&mut self, result: PaintResult) {
+        if let Some(result) = self.acks.decided(result) {
+            self.reply(&ServerMessage::PaintResult(result));
+        }
+    }
+
+    /// The replies and every paint result that is due, encoded back to back (empty if none),
+    /// and whether results are still owed (then the writer looks again next boundary).
+    pub fn take_due(&mut self, is_durable: &IsDurable) -> (Bytes, bool) {
+        if !self.acks.is_empty() {
+            let replies = &mut self.replies;
+            self.acks.release(is_durable, |result| {
+                protocol::encode_server_into_bytes(&ServerMessage::PaintResult(result), replies)
+            });
+        }
+        let due = if self.replies.is_empty() {
+            Bytes::new()
+        } else {
+            // Split off, not taken: the buffer keeps its allocation for the next tick's replies
+            // once the frame that carries these is written.
+            self.replies.split().freeze()
+        };
+        (due, !self.acks.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ErrorCode, PaintOutcome, RejectReason};
+
+    fn ticket(ticket: u64) -> PaintTicket {
+        PaintTicket { board: 0, ticket }
+    }
+
+    fn results(bytes: &[u8]) -> Vec<PaintResult> {
+        protocol::decode_server_frame(bytes)
+            .expect("server messages")
+            .into_iter()
+            .map(|msg| match msg {
+                ServerMessage::PaintResult(r) => r,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn results_are_due_in_order_once_durable_and_replies_come_along() {
+        let mut outbox = Outbox::default();
+        outbox.accepted(1, ticket(10));
+        outbox.refused(PaintResult {
+            seq: 2,
+            outcome: PaintOutcome::Rejected {
+                reason: RejectReason::Cooldown,
+                retry_after_ms: 5,
+            },
+        });
+        let not_yet = |_: PaintTicket| Ok(false);
+        let (due, owed) = outbox.take_due(&not_yet);
+        assert!(
+            due.is_empty() && owed,
+            "the refusal waits behind the accepted paint"
+        );
+        let durable = |_: PaintTicket| Ok(true);
+        let (due, owed) = outbox.take_due(&durable);
+        assert!(!owed);
+        let seqs: Vec<u32> = results(&due).iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![1, 2]);
+        outbox.reply(&ServerMessage::Error {
+            code: ErrorCode::Malformed,
+            message: "x".into(),
+        });
+        let (due, owed) = outbox.take_due(&durable);
+        assert!(!due.is_empty() && !owed);
+        assert!(outbox.take_due(&durable).0.is_empty(), "taken once");
+    }
+}
