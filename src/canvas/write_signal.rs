@@ -2,8 +2,8 @@
 //! request after a wake, woken once when the boundary comes.
 //!
 //! A session has two readers: its frame writer (the websocket's response body, woken through its
-//! `FrameQueue`) and its actor (woken for replies and paint results). A viewer that never paints
-//! wakes only the first.
+//! `FrameQueue`, which also sends the actor's replies and paint results) and its actor (woken
+//! only for a resync or a queue that stopped draining).
 
 use std::future::poll_fn;
 use std::sync::Arc;

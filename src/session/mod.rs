@@ -49,8 +49,8 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(45);
 const MAX_RESYNCS_PER_MINUTE: usize = 3;
 /// Minimum time between two client-requested resyncs (an identical `SetViewport`).
 const CLIENT_RESYNC_INTERVAL: Duration = Duration::from_secs(1);
-/// A frame queue overflowed and left undrained this long (or a pong the websocket has not
-/// accepted for as long) means the client stopped reading: its socket buffers and the
+/// A frame queue overflowed and left undrained this long (or replies the writer has not looked
+/// at, or a pong the websocket has not accepted, for as long) means the client stopped reading: its socket buffers and the
 /// connection's own buffer are full, so the connection takes nothing more. Long enough to ride
 /// out a stalled mobile network, short enough that a dead reader does not hold its queue for
 /// minutes.
@@ -545,12 +545,15 @@ impl<O: Outlet> Session<O> {
             return;
         }
         self.closing = true;
-        // Results already durable go out with the close; the rest are never acknowledged.
+        // Results already durable go out with the close; the rest are never acknowledged (the
+        // outbox hands nothing more to the writer, which could send them ahead of these).
         let canvas = Arc::clone(&self.canvas);
-        let (pending, _) = self
-            .outbox
-            .lock()
-            .take_due(&move |ticket| canvas.is_durable(ticket));
+        let pending = {
+            let mut outbox = self.outbox.lock();
+            let (pending, _) = outbox.take_due(&move |ticket| canvas.is_durable(ticket));
+            outbox.close();
+            pending
+        };
         let mut ws = self.ws.clone();
         let reason = CloseReason {
             code: CloseCode::from(code),
@@ -602,10 +605,17 @@ impl<O: Outlet> Actor for Session<O> {
                 session.close(1001, "heartbeat timeout", ctx);
                 return;
             }
-            // A client that pings but never reads stalls our pongs without ever going silent.
-            if session
-                .pong_since
-                .is_some_and(|t| t.elapsed() > WRITE_STALL_TIMEOUT)
+            // A client that sends but never reads stalls our pongs, or leaves its replies unsent
+            // (its writer is not polled), without ever going silent.
+            let replies_stalled = session
+                .outbox
+                .lock()
+                .unseen_for(std::time::Instant::now())
+                .is_some_and(|waited| waited > WRITE_STALL_TIMEOUT);
+            if replies_stalled
+                || session
+                    .pong_since
+                    .is_some_and(|t| t.elapsed() > WRITE_STALL_TIMEOUT)
             {
                 tracing::info!(session = session.id, "client stopped reading; disconnected");
                 session.close(

@@ -2,6 +2,8 @@
 //! actor fills it; the frame writer empties it on the write boundary, into the front of the
 //! tick's frame, so a painter still gets one frame a tick.
 
+use std::time::{Duration, Instant};
+
 use bytes::{Bytes, BytesMut};
 
 use super::acks::PaintAcks;
@@ -18,16 +20,40 @@ pub struct Outbox {
     replies: BytesMut,
     /// Paint results not yet due: accepted paints wait for the journal to have them on disk.
     acks: PaintAcks,
+    /// Since when something has waited that the writer has not looked at: a writer that has not
+    /// looked for seconds is not being polled (the client stopped reading).
+    unseen_since: Option<Instant>,
+    /// The session is closing: what is still owed is never sent (the close took what was due).
+    closed: bool,
 }
 
 impl Outbox {
     pub fn reply(&mut self, msg: &ServerMessage) {
+        self.added();
         protocol::encode_server_into_bytes(msg, &mut self.replies);
     }
 
     /// An accepted paint, answered once the journal has it.
     pub fn accepted(&mut self, seq: u32, ticket: PaintTicket) {
+        self.added();
         self.acks.accepted(seq, ticket);
+    }
+
+    fn added(&mut self) {
+        if self.unseen_since.is_none() {
+            self.unseen_since = Some(Instant::now());
+        }
+    }
+
+    /// How long something has waited without the writer looking (`None`: it looked since).
+    pub fn unseen_for(&self, now: Instant) -> Option<Duration> {
+        Some(now.saturating_duration_since(self.unseen_since?))
+    }
+
+    /// Nothing more is handed out: the closing session sent what was due itself, and a result
+    /// taken later by the writer could overtake it.
+    pub fn close(&mut self) {
+        self.closed = true;
     }
 
     /// A refused paint, answered after the results owed ahead of it.
@@ -40,6 +66,10 @@ impl Outbox {
     /// The replies and every paint result that is due, encoded back to back (empty if none),
     /// and whether results are still owed (then the writer looks again next boundary).
     pub fn take_due(&mut self, is_durable: &IsDurable) -> (Bytes, bool) {
+        self.unseen_since = None;
+        if self.closed {
+            return (Bytes::new(), false);
+        }
         if !self.acks.is_empty() {
             let replies = &mut self.replies;
             self.acks.release(is_durable, |result| {
@@ -106,5 +136,21 @@ mod tests {
         let (due, owed) = outbox.take_due(&durable);
         assert!(!due.is_empty() && !owed);
         assert!(outbox.take_due(&durable).0.is_empty(), "taken once");
+    }
+
+    #[test]
+    fn what_waits_is_timed_until_the_writer_looks_and_nothing_is_handed_out_after_close() {
+        let mut outbox = Outbox::default();
+        let later = Instant::now() + Duration::from_secs(9);
+        assert_eq!(outbox.unseen_for(later), None);
+        outbox.accepted(1, ticket(10));
+        outbox.accepted(2, ticket(11));
+        assert!(outbox.unseen_for(later).unwrap() >= Duration::from_secs(8));
+        let not_yet = |_: PaintTicket| Ok(false);
+        assert!(outbox.take_due(&not_yet).1, "still owed");
+        assert_eq!(outbox.unseen_for(later), None, "the writer looked");
+        outbox.close();
+        let durable = |_: PaintTicket| Ok(true);
+        assert_eq!(outbox.take_due(&durable), (Bytes::new(), false));
     }
 }

@@ -213,6 +213,7 @@ mod tests {
         subs.retain_tiles(|_| false);
         changed(&subs, "retain_tiles");
         subs.subscribe_tile(tile);
+        changed(&subs, "subscribe_tile");
         subs.clear_tiles();
         changed(&subs, "clear_tiles");
         subs.join_feed();

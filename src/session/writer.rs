@@ -3,9 +3,10 @@
 //!
 //! Why not the session actor: fan-out is one frame per viewer per tick, and sending each through
 //! the actor cost a wake of the actor (which polls its mailbox, streams and timers), a spawned
-//! future, a channel hop to actix-ws and a copy there, per frame (BENCHMARKS.md, "the write path
-//! without the actor"). The connection's own task, woken on the write boundary, pulls the frame
-//! instead; the actor is woken only for what it decides: replies, paint results, resyncs.
+//! future, a channel hop to actix-ws and a copy there, per frame (BENCHMARKS.md, "the connection
+//! writes the session's frames"). The connection's own task, woken on the write boundary, pulls
+//! the frame instead, with the actor's replies and paint results (its `Outbox`) at the front; the
+//! actor is woken only for what it decides: a resync, or a queue that stopped draining.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -153,11 +154,9 @@ impl FrameWriter {
             // Paint results still on their way to disk: looked at again next boundary.
             self.queue.request_write();
         }
-        if self.replies.is_empty() {
-            self.replies = due;
-        } else if !due.is_empty() {
-            self.replies = [&self.replies[..], &due[..]].concat().into();
-        }
+        // The last tick's replies went out with its first frame.
+        debug_assert!(self.replies.is_empty());
+        self.replies = due;
         self.tick_budget = MAX_TICK_BYTES;
         // A burst too large for small frames (a new viewport's states) goes in frames past
         // actix-http's retention limit instead, which it frees once they are written: small
