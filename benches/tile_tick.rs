@@ -382,15 +382,13 @@ fn bench_session(frames: &[(TileCoord, Bytes)]) -> (Arc<FrameQueue>, FrameWriter
             .map(|(coord, _)| subs.subscribe_tile(*coord))
             .collect()
     };
-    let mut writer = FrameWriter::new(
-        Bytes::from_static(b"welcome"),
+    let writer = FrameWriter::new(
         Arc::clone(&queue),
         subscriptions,
         Arc::new(Mutex::new(Outbox::default())),
         Box::new(|_| Ok(true)),
         WriteSignal::new(schedule),
     );
-    writer.take_first();
     (queue, writer, epochs)
 }
 

@@ -69,12 +69,12 @@ struct State {
 impl FrameQueue {
     /// A queue whose reader drains it on its own clock: pushes wake nobody.
     pub fn new(capacity: usize) -> Arc<Self> {
-        Self::build(capacity, None)
+        Self::build(capacity, None, None)
     }
 
     /// A session's queue: its reader is woken on the write boundary after the first frame.
     pub fn with_schedule(capacity: usize, schedule: Arc<WriteSchedule>) -> Arc<Self> {
-        Self::build(capacity, Some(WriteSignal::new(schedule)))
+        Self::build(capacity, Some(WriteSignal::new(schedule)), None)
     }
 
     /// A session's queue whose overflow also wakes `on_overflow` on the next write boundary.
@@ -83,22 +83,24 @@ impl FrameQueue {
         schedule: Arc<WriteSchedule>,
         on_overflow: Arc<WriteSignal>,
     ) -> Arc<Self> {
-        let mut queue = Self::new_unshared(capacity, Some(WriteSignal::new(schedule)));
-        queue.on_overflow = Some(on_overflow);
-        Arc::new(queue)
+        Self::build(
+            capacity,
+            Some(WriteSignal::new(schedule)),
+            Some(on_overflow),
+        )
     }
 
-    fn build(capacity: usize, signal: Option<Arc<WriteSignal>>) -> Arc<Self> {
-        Arc::new(Self::new_unshared(capacity, signal))
-    }
-
-    fn new_unshared(capacity: usize, signal: Option<Arc<WriteSignal>>) -> Self {
-        Self {
+    fn build(
+        capacity: usize,
+        signal: Option<Arc<WriteSignal>>,
+        on_overflow: Option<Arc<WriteSignal>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
             state: Mutex::new(State::default()),
             capacity,
             signal,
-            on_overflow: None,
-        }
+            on_overflow,
+        })
     }
 
     /// Wake the reader on the next write boundary, whether or not frames are waiting: for a

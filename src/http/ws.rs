@@ -64,7 +64,7 @@ pub async fn upgrade(
         slot,
         shutting_down: state.shutting_down.clone(),
     };
-    let (session, writer) = Session::open(parts);
+    let (session, welcome, writer) = Session::open(parts);
     Session::create(move |ctx| {
         ctx.add_stream(stream);
         session
@@ -72,6 +72,6 @@ pub async fn upgrade(
     // The session's frames are written by the connection's own task, beside what the actor
     // sends through actix-ws (see `session::writer`).
     Ok(response
-        .map_body(|_, control| SessionBody::new(control, writer))
+        .map_body(|_, control| SessionBody::new(control, welcome, writer))
         .map_into_boxed_body())
 }

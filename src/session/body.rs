@@ -14,6 +14,8 @@ use bytes::Bytes;
 use super::writer::FrameWriter;
 
 pub struct SessionBody {
+    /// The session's first message, before anything else.
+    welcome: Option<Bytes>,
     /// actix-ws's body: what the actor sends through its `actix_ws::Session`.
     control: BoxBody,
     writer: FrameWriter,
@@ -24,8 +26,9 @@ pub struct SessionBody {
 }
 
 impl SessionBody {
-    pub fn new(control: BoxBody, writer: FrameWriter) -> Self {
+    pub fn new(control: BoxBody, welcome: Bytes, writer: FrameWriter) -> Self {
         Self {
+            welcome: Some(welcome),
             control,
             writer,
             writer_done: false,
@@ -56,7 +59,7 @@ impl MessageBody for SessionBody {
         if let Some(payload) = this.payload.take() {
             return Poll::Ready(Some(Ok(payload)));
         }
-        if let Some(welcome) = this.writer.take_first() {
+        if let Some(welcome) = this.welcome.take() {
             return Poll::Ready(Some(Ok(this.data(welcome))));
         }
         // The control body first: it ends with the close frame, after which nothing is sent.
@@ -147,7 +150,6 @@ mod tests {
         let queue = FrameQueue::with_schedule(8, Arc::clone(&schedule));
         let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
         let writer = FrameWriter::new(
-            Bytes::from_static(b"welcome"),
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
             Arc::new(Mutex::new(Outbox::default())),
@@ -174,7 +176,11 @@ mod tests {
             Poll::Ready(Some(&b"close"[..])),
             Poll::Ready(None),
         ]));
-        let mut body = SessionBody::new(BoxBody::new(control), writer);
+        let mut body = SessionBody::new(
+            BoxBody::new(control),
+            Bytes::from_static(b"welcome"),
+            writer,
+        );
         let mut cx = Context::from_waker(noop_waker_ref());
         let mut poll = || match Pin::new(&mut body).poll_next(&mut cx) {
             Poll::Ready(Some(Ok(bytes))) => Some(bytes),

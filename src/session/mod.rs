@@ -160,9 +160,9 @@ fn welcome<O: Outlet>(parts: &SessionParts<O>, tick: Duration) -> ServerMessage 
 }
 
 impl<O: Outlet> Session<O> {
-    /// The session actor, and the writer of its frames: the connection polls the writer (see
-    /// `SessionBody`), which sends the welcome first.
-    pub fn open(parts: SessionParts<O>) -> (Self, FrameWriter) {
+    /// The session actor, the welcome (to send before anything else), and the writer of the
+    /// session's frames, which the connection polls (see `SessionBody`).
+    pub fn open(parts: SessionParts<O>) -> (Self, Bytes, FrameWriter) {
         let now = Instant::now();
         let schedule = parts.canvas.write_schedule();
         let wake = WriteSignal::new(Arc::clone(schedule));
@@ -176,7 +176,6 @@ impl<O: Outlet> Session<O> {
         let welcome = protocol::encode_server(&welcome(&parts, parts.canvas.clock().period()));
         let canvas = Arc::clone(&parts.canvas);
         let writer = FrameWriter::new(
-            welcome.into(),
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
             Arc::clone(&outbox),
@@ -204,7 +203,7 @@ impl<O: Outlet> Session<O> {
             shutting_down: Some(parts.shutting_down),
             _slot: parts.slot,
         };
-        (session, writer)
+        (session, welcome.into(), writer)
     }
 
     /// Queues a reply for the next write.
@@ -550,9 +549,9 @@ impl<O: Outlet> Session<O> {
         let canvas = Arc::clone(&self.canvas);
         let pending = {
             let mut outbox = self.outbox.lock();
-            let (pending, _) = outbox.take_due(&move |ticket| canvas.is_durable(ticket));
+            let due = outbox.take_due(&move |ticket| canvas.is_durable(ticket));
             outbox.close();
-            pending
+            due.map(|(pending, _)| pending).unwrap_or_default()
         };
         let mut ws = self.ws.clone();
         let reason = CloseReason {
@@ -635,7 +634,7 @@ impl<O: Outlet> Actor for Session<O> {
         self.unsubscribe_all();
         // The frame writer ends too (it is woken to see that). What is still queued goes now:
         // a connection that takes no bytes never polls the writer again.
-        self.subscriptions.lock().close();
+        self.outbox.lock().close();
         self.queue
             .drain_into(&mut std::collections::VecDeque::new());
         self.queue.wake();

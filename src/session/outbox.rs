@@ -23,7 +23,8 @@ pub struct Outbox {
     /// Since when something has waited that the writer has not looked at: a writer that has not
     /// looked for seconds is not being polled (the client stopped reading).
     unseen_since: Option<Instant>,
-    /// The session is closing: what is still owed is never sent (the close took what was due).
+    /// The session is closing or gone: nothing more is handed out (the close sent what was due
+    /// itself), and the frame writer ends.
     closed: bool,
 }
 
@@ -51,7 +52,7 @@ impl Outbox {
     }
 
     /// Nothing more is handed out: the closing session sent what was due itself, and a result
-    /// taken later by the writer could overtake it.
+    /// taken later by the writer could overtake it. The writer ends at its next look.
     pub fn close(&mut self) {
         self.closed = true;
     }
@@ -64,11 +65,12 @@ impl Outbox {
     }
 
     /// The replies and every paint result that is due, encoded back to back (empty if none),
-    /// and whether results are still owed (then the writer looks again next boundary).
-    pub fn take_due(&mut self, is_durable: &IsDurable) -> (Bytes, bool) {
+    /// and whether results are still owed (then the writer looks again next boundary); `None`
+    /// once closed.
+    pub fn take_due(&mut self, is_durable: &IsDurable) -> Option<(Bytes, bool)> {
         self.unseen_since = None;
         if self.closed {
-            return (Bytes::new(), false);
+            return None;
         }
         if !self.acks.is_empty() {
             let replies = &mut self.replies;
@@ -83,7 +85,7 @@ impl Outbox {
             // once the frame that carries these is written.
             self.replies.split().freeze()
         };
-        (due, !self.acks.is_empty())
+        Some((due, !self.acks.is_empty()))
     }
 }
 
@@ -119,13 +121,13 @@ mod tests {
             },
         });
         let not_yet = |_: PaintTicket| Ok(false);
-        let (due, owed) = outbox.take_due(&not_yet);
+        let (due, owed) = outbox.take_due(&not_yet).expect("open");
         assert!(
             due.is_empty() && owed,
             "the refusal waits behind the accepted paint"
         );
         let durable = |_: PaintTicket| Ok(true);
-        let (due, owed) = outbox.take_due(&durable);
+        let (due, owed) = outbox.take_due(&durable).expect("open");
         assert!(!owed);
         let seqs: Vec<u32> = results(&due).iter().map(|r| r.seq).collect();
         assert_eq!(seqs, vec![1, 2]);
@@ -133,9 +135,12 @@ mod tests {
             code: ErrorCode::Malformed,
             message: "x".into(),
         });
-        let (due, owed) = outbox.take_due(&durable);
+        let (due, owed) = outbox.take_due(&durable).expect("open");
         assert!(!due.is_empty() && !owed);
-        assert!(outbox.take_due(&durable).0.is_empty(), "taken once");
+        assert!(
+            outbox.take_due(&durable).expect("open").0.is_empty(),
+            "taken once"
+        );
     }
 
     #[test]
@@ -147,10 +152,10 @@ mod tests {
         outbox.accepted(2, ticket(11));
         assert!(outbox.unseen_for(later).unwrap() >= Duration::from_secs(8));
         let not_yet = |_: PaintTicket| Ok(false);
-        assert!(outbox.take_due(&not_yet).1, "still owed");
+        assert!(outbox.take_due(&not_yet).expect("open").1, "still owed");
         assert_eq!(outbox.unseen_for(later), None, "the writer looked");
         outbox.close();
         let durable = |_: PaintTicket| Ok(true);
-        assert_eq!(outbox.take_due(&durable), (Bytes::new(), false));
+        assert_eq!(outbox.take_due(&durable), None);
     }
 }

@@ -19,8 +19,6 @@ pub struct Subscriptions {
     /// The writer lost frames (the queue overflowed): nothing queued is current until the actor
     /// has subscribed everything again under new epochs, so no update is sent after a gap.
     stale: bool,
-    /// The actor has stopped: the writer ends.
-    closed: bool,
     /// Counts changes, so that the writer filters what it holds again only after one.
     generation: u64,
 }
@@ -33,7 +31,6 @@ impl Default for Subscriptions {
             feed: None,
             next_epoch: 1,
             stale: false,
-            closed: false,
             generation: 0,
         }
     }
@@ -142,15 +139,6 @@ impl Subscriptions {
         self.stale = false;
         self.changed();
     }
-
-    pub fn close(&mut self) {
-        self.closed = true;
-        self.changed();
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
 }
 
 #[cfg(test)]
@@ -224,8 +212,6 @@ mod tests {
         changed(&subs, "mark_stale");
         subs.resubscribed();
         changed(&subs, "resubscribed");
-        subs.close();
-        changed(&subs, "close");
     }
 
     #[test]

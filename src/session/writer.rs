@@ -45,8 +45,6 @@ pub const MAX_FRAME_BYTES: usize = 8 * 1024 - 16;
 const LARGE_BURST_BYTES: usize = 136 * 1024;
 
 pub struct FrameWriter {
-    /// Sent before anything else: the welcome.
-    first: Option<Bytes>,
     queue: Arc<FrameQueue>,
     subscriptions: Arc<Mutex<Subscriptions>>,
     /// The actor's replies and paint results, sent first in the tick's frame.
@@ -68,7 +66,6 @@ pub struct FrameWriter {
 
 impl FrameWriter {
     pub fn new(
-        first: Bytes,
         queue: Arc<FrameQueue>,
         subscriptions: Arc<Mutex<Subscriptions>>,
         outbox: Arc<Mutex<Outbox>>,
@@ -76,7 +73,6 @@ impl FrameWriter {
         actor: Arc<WriteSignal>,
     ) -> Self {
         Self {
-            first: Some(first),
             queue,
             subscriptions,
             outbox,
@@ -90,17 +86,9 @@ impl FrameWriter {
         }
     }
 
-    /// The message that must precede every other (the welcome), if not yet taken.
-    pub fn take_first(&mut self) -> Option<Bytes> {
-        self.first.take()
-    }
-
     /// The next websocket message to send; `None` once the session has stopped. Frames of one
     /// tick wait for the write boundary, so that one message carries every tile of the tick.
     pub fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(first));
-        }
         if std::mem::take(&mut self.yield_next) {
             cx.waker().wake_by_ref();
             return Poll::Pending;
@@ -127,16 +115,23 @@ impl FrameWriter {
         }
     }
 
-    /// On the write boundary: takes what the tiles queued. Returns `false` once the session has
-    /// stopped.
+    /// On the write boundary: takes the replies and paint results that are due, and what the
+    /// tiles queued. Returns `false` once the session is closing or gone.
     fn start_tick(&mut self) -> bool {
+        let Some((due, owed)) = self.outbox.lock().take_due(&*self.is_durable) else {
+            self.backlog.clear();
+            return false;
+        };
+        if owed {
+            // Paint results still on their way to disk: looked at again next boundary.
+            self.queue.request_write();
+        }
+        // The last tick's replies went out with its first frame.
+        debug_assert!(self.replies.is_empty());
+        self.replies = due;
         let new_from = self.backlog.frames.len();
         let overflowed = self.queue.drain_into(&mut self.backlog.frames);
         let mut subscriptions = self.subscriptions.lock();
-        if subscriptions.is_closed() {
-            self.backlog.clear();
-            return false;
-        }
         if overflowed || self.backlog.frames.len() > self.queue.capacity() {
             // Behind by more than a whole queue, even after spreading frames over ticks: what is
             // queued has a gap, so none of it is sent. The actor subscribes everything afresh
@@ -149,14 +144,6 @@ impl FrameWriter {
         }
         self.backlog.keep_current(&subscriptions, new_from);
         drop(subscriptions);
-        let (due, owed) = self.outbox.lock().take_due(&*self.is_durable);
-        if owed {
-            // Paint results still on their way to disk: looked at again next boundary.
-            self.queue.request_write();
-        }
-        // The last tick's replies went out with its first frame.
-        debug_assert!(self.replies.is_empty());
-        self.replies = due;
         self.tick_budget = MAX_TICK_BYTES;
         // A burst too large for small frames (a new viewport's states) goes in frames past
         // actix-http's retention limit instead, which it frees once they are written: small
@@ -291,7 +278,6 @@ mod tests {
         let outbox = Arc::new(Mutex::new(Outbox::default()));
         let durable = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let writer = FrameWriter::new(
-            Bytes::from_static(b"welcome"),
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
             Arc::clone(&outbox),
@@ -354,14 +340,10 @@ mod tests {
     }
 
     #[test]
-    fn the_welcome_comes_first_and_frames_wait_for_the_boundary() {
+    fn frames_wait_for_the_boundary() {
         let mut rig = rig(16);
         let epoch = rig.subscribe(0);
         rig.push(0, epoch, vec![1, 2]);
-        assert_eq!(
-            rig.poll(),
-            Poll::Ready(Some(Bytes::from_static(b"welcome")))
-        );
         assert_eq!(rig.poll(), Poll::Pending, "not before the boundary");
         assert_eq!(rig.schedule.wake_enlisted(), 1);
         assert_eq!(rig.messages(), vec![Bytes::from_static(&[1, 2])]);
@@ -370,7 +352,6 @@ mod tests {
     #[test]
     fn one_message_carries_every_current_frame_of_the_tick_and_skips_stale_ones() {
         let mut rig = rig(16);
-        let _ = rig.poll();
         let a = rig.subscribe(0);
         let b = rig.subscribe(1);
         let dropped = rig.subscribe(2);
@@ -386,7 +367,6 @@ mod tests {
     #[test]
     fn a_burst_goes_in_small_frames_then_waits_for_the_next_tick_past_its_budget() {
         let mut rig = rig(1024);
-        let _ = rig.poll();
         // 40 tile states of 4 KiB: 160 KiB, a large burst.
         let epochs: Vec<u32> = (0..40).map(|tx| rig.subscribe(tx)).collect();
         for (tx, epoch) in epochs.iter().enumerate() {
@@ -426,7 +406,6 @@ mod tests {
     #[test]
     fn an_overflow_sends_nothing_more_and_wakes_the_actor_to_resync() {
         let mut rig = rig(2);
-        let _ = rig.poll();
         let epoch = rig.subscribe(0);
         for n in 0..3 {
             rig.push(0, epoch, vec![n]);
@@ -460,7 +439,6 @@ mod tests {
     #[test]
     fn a_backlog_larger_than_the_queue_is_a_gap_too() {
         let mut rig = rig(4);
-        let _ = rig.poll();
         let epoch = rig.subscribe(0);
         // Four 300 KiB states: two fill a tick's budget, two wait in the backlog.
         for _ in 0..4 {
@@ -490,7 +468,6 @@ mod tests {
             }
         }
         let mut rig = rig(16);
-        let _ = rig.poll();
         let wakes = Arc::new(CountWakes(Default::default()));
         let waker = futures_util::task::waker(Arc::clone(&wakes));
         let mut cx = Context::from_waker(&waker);
@@ -519,7 +496,6 @@ mod tests {
     #[test]
     fn a_subscription_dropped_during_a_burst_sends_none_of_its_remaining_frames() {
         let mut rig = rig(16);
-        let _ = rig.poll();
         for tx in 0..3 {
             let epoch = rig.subscribe(tx);
             rig.push(tx, epoch, vec![tx as u8; 6 * 1024]);
@@ -538,7 +514,6 @@ mod tests {
         use crate::protocol::{ErrorCode, ServerMessage};
 
         let mut rig = rig(16);
-        let _ = rig.poll();
         let epoch = rig.subscribe(0);
         let error = ServerMessage::Error {
             code: ErrorCode::Malformed,
@@ -588,8 +563,7 @@ mod tests {
     #[test]
     fn the_writer_ends_once_the_session_closed() {
         let mut rig = rig(4);
-        let _ = rig.poll();
-        rig.subscriptions.lock().close();
+        rig.outbox.lock().close();
         rig.queue.wake();
         assert_eq!(rig.poll(), Poll::Ready(None));
     }

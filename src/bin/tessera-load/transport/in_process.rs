@@ -136,11 +136,9 @@ impl InProcessServer {
             slot,
             shutting_down: self.shutting_down.clone(),
         };
-        let (session, mut writer) = Session::open(parts);
+        let (session, welcome, mut writer) = Session::open(parts);
         // The welcome first, before the actor can answer anything; the channel is new and empty.
-        if let Some(welcome) = writer.take_first() {
-            let _ = outlet.try_send(Outgoing::Binary(welcome));
-        }
+        let _ = outlet.try_send(Outgoing::Binary(welcome));
         let arbiter =
             &self.arbiters[self.next_arbiter.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
         Session::start_in_arbiter(arbiter, move |ctx| {
