@@ -59,6 +59,15 @@ pub struct OverviewTile {
     pub pixels: Bytes,
 }
 
+/// Pixels of one board tile for level 1: the part `area` of tile `coord` (tile-local, with
+/// even edges except where the board ends, so it holds whole 2 x 2 blocks), row-major.
+#[derive(Debug, Clone, Copy)]
+pub struct TilePatch<'a> {
+    pub coord: TileCoord,
+    pub area: Rect,
+    pub pixels: &'a [u8],
+}
+
 /// The pyramid of one board. Levels are indexed from 1, as in the URLs.
 #[derive(Debug)]
 pub struct Overview {
@@ -347,73 +356,74 @@ impl Overview {
         *last
     }
 
-    /// Recomputes level 1 over `tiles` (board tiles and their current pixels, row-major at
-    /// their real size) and stamps `version` on the overview tiles that changed.
+    /// Recomputes level 1 over `patches` and stamps `version` on the overview tiles that
+    /// changed; pushes the level-1 rectangle each patch covered onto `touched`, for
+    /// [`Overview::propagate`].
     ///
     /// All of it happens under one lock, so a reader never sees a level-1 overview tile half
     /// updated: pass every changed board tile of an overview tile in one call. A level-1 pixel
-    /// never straddles two board tiles (`tile_size` is even), so each board tile is enough
-    /// for its own part. Higher levels follow in [`Overview::propagate`].
-    pub fn apply_tiles(&self, version: u64, tiles: &[(TileCoord, &[u8])]) {
+    /// never straddles two board tiles (`tile_size` is even) nor two patches (their edges are
+    /// even), so each patch is enough for its own part. Higher levels follow in
+    /// [`Overview::propagate`].
+    pub fn apply_tiles(&self, version: u64, patches: &[TilePatch<'_>], touched: &mut Vec<Rect>) {
         let level = &self.levels[0];
         let mut data = level.data.write();
         let LevelData { pixels, versions } = &mut *data;
-        let half = self.geometry.tile_size() / 2;
-        for &(coord, tile_pixels) in tiles {
-            let rect = self.geometry.tile_rect(coord);
-            assert_eq!(
-                tile_pixels.len(),
-                rect.area() as usize,
-                "tile {coord} pixels must cover the tile exactly"
+        for patch in patches {
+            let tile = self.geometry.tile_rect(patch.coord);
+            let area = patch.area;
+            assert!(
+                area.width > 0
+                    && area.height > 0
+                    && area.x % 2 == 0
+                    && area.y % 2 == 0
+                    && area.x + area.width <= tile.width
+                    && area.y + area.height <= tile.height
+                    && patch.pixels.len() == area.area() as usize,
+                "patch {area:?} of tile {} must be a non-empty even-edged part of the tile, with its pixels",
+                patch.coord
             );
             let src = Grid {
-                pixels: tile_pixels,
-                x: rect.x,
-                y: rect.y,
-                width: rect.width,
-                height: rect.height,
+                pixels: patch.pixels,
+                x: tile.x + area.x,
+                y: tile.y + area.y,
+                width: area.width,
+                height: area.height,
             };
-            let block = level.clip(Rect {
-                x: u32::from(coord.tx) * half,
-                y: u32::from(coord.ty) * half,
-                width: half,
-                height: half,
-            });
+            let block = level.clip(parent_cells(Rect {
+                x: src.x,
+                y: src.y,
+                width: area.width,
+                height: area.height,
+            }));
             for (tile, piece) in split_by_tiles(block, level.tiles_x) {
                 if downsample_rect(src, pixels, level.width, piece, self.background) {
                     versions[tile] = version;
                 }
             }
+            touched.push(block);
         }
     }
 
-    /// Recomputes levels 2 and up above the board tiles `tiles`, after [`Overview::apply_tiles`]
-    /// brought level 1 up to date for them, stamping `version` on the overview tiles that
-    /// changed. Work is proportional to the changed area: at each level only the blocks above
-    /// changed blocks are recomputed, each overview tile under one lock.
-    pub fn propagate(&self, version: u64, tiles: &[TileCoord]) {
-        // Dirty blocks of `size` x `size` pixels of the current level, by block coordinate.
-        let mut size = self.geometry.tile_size() / 2;
-        let mut blocks: Vec<(u32, u32)> = tiles
-            .iter()
-            .map(|t| (u32::from(t.tx), u32::from(t.ty)))
-            .collect();
+    /// Recomputes levels 2 and up above the level-1 rectangles `touched` (as
+    /// [`Overview::apply_tiles`] reported them, once it brought level 1 up to date there),
+    /// stamping `version` on the overview tiles that changed. Work is proportional to the
+    /// changed area: at each level only the cells above changed cells are recomputed, each
+    /// overview tile under one lock.
+    pub fn propagate(&self, version: u64, touched: &[Rect]) {
+        let mut rects = touched.to_vec();
         for index in 1..self.levels.len() {
-            if size >= 2 {
-                size /= 2;
-            } else {
-                for b in &mut blocks {
-                    *b = (b.0 / 2, b.1 / 2);
-                }
-            }
             let (below, above) = self.levels.split_at(index);
             let (src_level, dst_level) = (&below[index - 1], &above[0]);
-            // Grouped by overview tile (a block is at most 256 pixels and aligned, so it lies in
-            // one), then deduplicated.
-            let tile_of =
-                |&(bx, by): &(u32, u32)| (by * size / OVERVIEW_TILE, bx * size / OVERVIEW_TILE);
-            blocks.sort_unstable_by_key(|b| (tile_of(b), b.1, b.0));
-            blocks.dedup();
+            // The cells above, cut along overview tiles and deduplicated: far up the pyramid
+            // many changes share the same few cells. (Pieces that only overlap are recomputed
+            // twice, which gives the same pixels.)
+            let mut pieces: Vec<(usize, Rect)> = rects
+                .iter()
+                .flat_map(|&r| split_by_tiles(dst_level.clip(parent_cells(r)), dst_level.tiles_x))
+                .collect();
+            pieces.sort_unstable_by_key(|&(tile, r)| (tile, r.y, r.x, r.height, r.width));
+            pieces.dedup();
             // One update runs at a time (the build at start, then the refresh loop), so the
             // level below does not change while it is read.
             let src_data = src_level.data.read();
@@ -424,25 +434,30 @@ impl Overview {
                 width: src_level.width,
                 height: src_level.height,
             };
-            for group in blocks.chunk_by(|a, b| tile_of(a) == tile_of(b)) {
-                let (ty, tx) = tile_of(&group[0]);
+            for group in pieces.chunk_by(|a, b| a.0 == b.0) {
                 let mut dst = dst_level.data.write();
                 let LevelData { pixels, versions } = &mut *dst;
                 let mut changed = false;
-                for &(bx, by) in group {
-                    let rect = dst_level.clip(Rect {
-                        x: bx * size,
-                        y: by * size,
-                        width: size,
-                        height: size,
-                    });
+                for &(_, rect) in group {
                     changed |= downsample_rect(src, pixels, dst_level.width, rect, self.background);
                 }
                 if changed {
-                    versions[(ty * dst_level.tiles_x + tx) as usize] = version;
+                    versions[group[0].0] = version;
                 }
             }
+            rects = pieces.into_iter().map(|(_, r)| r).collect();
         }
+    }
+}
+
+/// The cells one level up whose children include a pixel of `rect`.
+fn parent_cells(rect: Rect) -> Rect {
+    let (x, y) = (rect.x / 2, rect.y / 2);
+    Rect {
+        x,
+        y,
+        width: (rect.x + rect.width).div_ceil(2) - x,
+        height: (rect.y + rect.height).div_ceil(2) - y,
     }
 }
 
@@ -485,11 +500,42 @@ mod tests {
             .collect()
     }
 
+    /// Applies whole tiles.
     fn apply(o: &Overview, version: u64, tiles: &[(TileCoord, Vec<u8>)]) {
-        let refs: Vec<(TileCoord, &[u8])> = tiles.iter().map(|(c, p)| (*c, p.as_slice())).collect();
-        o.apply_tiles(version, &refs);
-        let coords: Vec<TileCoord> = tiles.iter().map(|(c, _)| *c).collect();
-        o.propagate(version, &coords);
+        let g = o.geometry;
+        let patches: Vec<TilePatch> = tiles
+            .iter()
+            .map(|(coord, pixels)| {
+                let r = g.tile_rect(*coord);
+                TilePatch {
+                    coord: *coord,
+                    area: Rect {
+                        x: 0,
+                        y: 0,
+                        width: r.width,
+                        height: r.height,
+                    },
+                    pixels,
+                }
+            })
+            .collect();
+        apply_patches(o, version, &patches);
+    }
+
+    fn apply_patches(o: &Overview, version: u64, patches: &[TilePatch]) {
+        let mut touched = vec![];
+        o.apply_tiles(version, patches, &mut touched);
+        o.propagate(version, &touched);
+    }
+
+    /// The part `area` (board coordinates) of `board`, row-major.
+    fn cut(w: u32, board: &[u8], area: Rect) -> Vec<u8> {
+        (area.y..area.y + area.height)
+            .flat_map(|y| {
+                let start = (y * w + area.x) as usize;
+                board[start..start + area.width as usize].to_vec()
+            })
+            .collect()
     }
 
     /// Every level computed the obvious way, straight from the definition.
@@ -699,18 +745,39 @@ mod tests {
                 let before = stored(&o);
                 let old_versions = versions(&o);
                 // A few paints in a few tiles, sometimes none that change anything.
-                let mut touched = std::collections::BTreeSet::new();
+                // Each touched tile with the box (x0, y0, x1, y1, inclusive) of its paints.
+                let mut touched = std::collections::BTreeMap::new();
                 for _ in 0..rng.below(40) + 1 {
                     let (x, y) = (rng.below(w), rng.below(h));
                     board[(y * w + x) as usize] = palette[rng.below(3) as usize];
-                    touched.insert(g.locate(g.pixel(x, y).unwrap()).0);
+                    let b = touched
+                        .entry(g.locate(g.pixel(x, y).unwrap()).0)
+                        .or_insert((x, y, x, y));
+                    *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
                 }
-                let all = tiles_of(&g, &board);
-                let changed: Vec<_> = all
+                // Even rounds take whole tiles, odd rounds only the even-edged box around each
+                // tile's paints, as tiles hand them to the refresh.
+                let changed: Vec<(TileCoord, Rect, Vec<u8>)> = touched
                     .into_iter()
-                    .filter(|(c, _)| touched.contains(c))
+                    .map(|(coord, (x0, y0, x1, y1))| {
+                        let t = g.tile_rect(coord);
+                        let area = if round % 2 == 0 {
+                            Rect { x: 0, y: 0, width: t.width, height: t.height }
+                        } else {
+                            let (x0, y0) = ((x0 - t.x) & !1, (y0 - t.y) & !1);
+                            let x1 = (x1 + 1 - t.x).next_multiple_of(2).min(t.width);
+                            let y1 = (y1 + 1 - t.y).next_multiple_of(2).min(t.height);
+                            Rect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
+                        };
+                        let board_area = Rect { x: t.x + area.x, y: t.y + area.y, ..area };
+                        (coord, area, cut(w, &board, board_area))
+                    })
                     .collect();
-                apply(&o, round * 10, &changed);
+                let patches: Vec<TilePatch> = changed
+                    .iter()
+                    .map(|(coord, area, pixels)| TilePatch { coord: *coord, area: *area, pixels })
+                    .collect();
+                apply_patches(&o, round * 10, &patches);
 
                 let after = stored(&o);
                 assert_eq!(after, reference(w, h, &board), "{w}x{h}/{ts} round {round}");

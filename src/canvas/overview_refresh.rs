@@ -3,20 +3,23 @@
 //!
 //! A round starts by reading the board version and taking the changed-tile marks, so an
 //! overview tile reflects every paint applied before its round started: it is stale by at most
-//! about one interval plus the time a round takes. Only changed tiles are read, a bounded batch
-//! at a time, and the downsampling runs on the blocking pool, never on an actor thread.
+//! about one interval plus the time a round takes. Only changed tiles are asked, a bounded
+//! batch at a time, and each hands over only the box around the pixels it changed since it was
+//! last asked (a pixel or two on a large board, where downsampling whole tiles was 7% of the
+//! server's time: BENCHMARKS.md). The downsampling runs on the blocking pool, never on an
+//! actor thread.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::gather::gather;
-use bytes::Bytes;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::board::Board;
-use super::overview::OVERVIEW_TILE;
-use super::tile::GetPixels;
-use crate::geometry::{BoardGeometry, TileCoord};
+use super::overview::{OVERVIEW_TILE, TilePatch};
+use super::tile::{MarkAllChanged, TakeChanged};
+use super::tile_buffer::TileArea;
+use crate::geometry::{BoardGeometry, Rect, TileCoord};
 
 /// Tiles read at once: enough to keep every arbiter busy, few enough that a round over a
 /// whole 65,536-tile board never holds more than a few megabytes of copied pixels.
@@ -56,6 +59,7 @@ pub async fn refresh(board: &Arc<Board>) -> RefreshReport {
     let started = Instant::now();
     let version = board.overview.round_version(board_version);
     let mut applied = Vec::with_capacity(changed.len());
+    let mut touched = Vec::with_capacity(changed.len());
     let mut batch: Vec<Vec<TileCoord>> = Vec::new();
     let mut batch_tiles = 0;
     for group in groups(board.geometry(), changed) {
@@ -67,6 +71,7 @@ pub async fn refresh(board: &Arc<Board>) -> RefreshReport {
                 version,
                 std::mem::take(&mut batch),
                 &mut applied,
+                &mut touched,
                 &mut report,
             )
             .await;
@@ -74,17 +79,16 @@ pub async fn refresh(board: &Arc<Board>) -> RefreshReport {
         }
     }
     if !batch.is_empty() {
-        apply_level1(board, version, batch, &mut applied, &mut report).await;
+        apply_level1(board, version, batch, &mut applied, &mut touched, &mut report).await;
     }
     let propagating = Arc::clone(board);
     let tiles = applied.len();
-    let coords = applied.clone();
     let result =
-        tokio::task::spawn_blocking(move || propagating.overview.propagate(version, &applied))
+        tokio::task::spawn_blocking(move || propagating.overview.propagate(version, &touched))
             .await;
     if let Err(e) = result {
         // Only a panic gets here, a bug; the tiles are retried next round.
-        remark(board, &coords);
+        remark(board, &applied);
         tracing::error!(board = board.id(), error = %e, "overview propagation failed");
     }
     report.tiles = tiles;
@@ -112,27 +116,31 @@ fn groups(geometry: &BoardGeometry, mut tiles: Vec<TileCoord>) -> Vec<Vec<TileCo
         .collect()
 }
 
-/// Reads the tiles of `groups` and recomputes level 1 over them on the blocking pool, adding
-/// the tiles it applied to `applied`. A tile that does not answer is marked changed again.
+/// Takes the changed part of each tile of `groups` and recomputes level 1 over it on the
+/// blocking pool, adding the tiles it applied to `applied` and the level-1 rectangles it
+/// recomputed to `touched`. A tile that does not answer is marked changed again.
 async fn apply_level1(
     board: &Arc<Board>,
     version: u64,
     groups: Vec<Vec<TileCoord>>,
     applied: &mut Vec<TileCoord>,
+    touched: &mut Vec<Rect>,
     report: &mut RefreshReport,
 ) {
     let replies = gather(
         groups.iter().flatten().map(|&coord| board.tile(coord)),
-        || GetPixels,
+        || TakeChanged,
     )
     .await;
     let mut replies = replies.into_iter();
-    let mut read: Vec<Vec<(TileCoord, Bytes)>> = Vec::with_capacity(groups.len());
+    let mut read: Vec<Vec<(TileCoord, TileArea)>> = Vec::with_capacity(groups.len());
     for group in groups {
         let mut tiles = Vec::with_capacity(group.len());
         for coord in group {
             match replies.next().expect("one reply per tile") {
-                Some(pixels) => tiles.push((coord, pixels.pixels)),
+                Some(Some(area)) => tiles.push((coord, area)),
+                // Marked by a flush whose pixels an earlier round already took.
+                Some(None) => {}
                 None => {
                     report.failures += 1;
                     board.counters.changed.mark(coord);
@@ -145,15 +153,26 @@ async fn apply_level1(
     let coords: Vec<TileCoord> = read.iter().flatten().map(|(c, _)| *c).collect();
     let applying = Arc::clone(board);
     let result = tokio::task::spawn_blocking(move || {
+        let mut touched = Vec::new();
         for tiles in &read {
-            let refs: Vec<(TileCoord, &[u8])> =
-                tiles.iter().map(|(c, p)| (*c, p.as_ref())).collect();
-            applying.overview.apply_tiles(version, &refs);
+            let patches: Vec<TilePatch<'_>> = tiles
+                .iter()
+                .map(|(coord, area)| TilePatch {
+                    coord: *coord,
+                    area: area.area,
+                    pixels: &area.pixels,
+                })
+                .collect();
+            applying.overview.apply_tiles(version, &patches, &mut touched);
         }
+        touched
     })
     .await;
     match result {
-        Ok(()) => applied.extend(coords),
+        Ok(rects) => {
+            applied.extend(coords);
+            touched.extend(rects);
+        }
         Err(e) => {
             // Only a panic gets here, a bug; the tiles are retried next round.
             remark(board, &coords);
@@ -162,8 +181,10 @@ async fn apply_level1(
     }
 }
 
+/// Marks `tiles` changed again, whole: the pixels they handed over never reached the overview.
 fn remark(board: &Board, tiles: &[TileCoord]) {
     for &tile in tiles {
+        board.tile(tile).do_send(MarkAllChanged);
         board.counters.changed.mark(tile);
     }
 }

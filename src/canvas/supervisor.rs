@@ -13,13 +13,14 @@ use super::board::Board;
 use super::board_feed::BoardFeed;
 use super::clock::TickClock;
 use super::gather::gather;
-use super::overview::Overview;
+use super::overview::{Overview, TilePatch};
 use super::overview_refresh;
 use super::paint_inbox::PaintInbox;
 use super::tick_barrier::TickBarrier;
 use super::tile::{BoardCounters, MarkSaved, TakeSnapshot, Tile, TileHandle};
 use super::tile_buffer::TileBuffer;
 use super::write_schedule::WriteSchedule;
+use crate::geometry::Rect;
 use crate::settings::Settings;
 use crate::storage::journal::Journal;
 use crate::storage::{BoardStore, StorageError, TileSnapshot};
@@ -162,7 +163,8 @@ fn start_boards(
             0
         };
         let mut overview_time = Duration::ZERO;
-        let mut restored_tiles = Vec::with_capacity(restored_count);
+        // The level-1 rectangles above the restored tiles, for `propagate`.
+        let mut restored_area = Vec::with_capacity(restored_count);
         // Settings allow at most u16::MAX boards.
         let board_index = index as u16;
         let mut tiles = Vec::with_capacity(geometry.tile_count());
@@ -171,9 +173,18 @@ fn start_boards(
             let (pixels, version) = match restored.remove(&coord) {
                 Some(snap) if snap.pixels.len() == rect.area() as usize => {
                     let building = std::time::Instant::now();
-                    overview.apply_tiles(overview_version, &[(coord, &snap.pixels)]);
+                    let whole = TilePatch {
+                        coord,
+                        area: Rect {
+                            x: 0,
+                            y: 0,
+                            width: rect.width,
+                            height: rect.height,
+                        },
+                        pixels: &snap.pixels,
+                    };
+                    overview.apply_tiles(overview_version, &[whole], &mut restored_area);
                     overview_time += building.elapsed();
-                    restored_tiles.push(coord);
                     (snap.pixels, snap.version)
                 }
                 Some(_) => {
@@ -227,7 +238,7 @@ fn start_boards(
             });
         }
         let building = std::time::Instant::now();
-        overview.propagate(overview_version, &restored_tiles);
+        overview.propagate(overview_version, &restored_area);
         overview_time += building.elapsed();
         tracing::info!(
             board = %board.id,

@@ -11,7 +11,7 @@ use super::arbiter_tick::{ArbiterTick, Flush};
 use super::changed_tiles::ChangedTiles;
 use super::frame_queue::{FrameQueue, FrameSource, QueuedFrame};
 use super::paint_inbox::{PaintInbox, QueuedPaint};
-use super::tile_buffer::TileBuffer;
+use super::tile_buffer::{TileArea, TileBuffer};
 use crate::geometry::{BoardGeometry, TileCoord};
 use crate::storage::TileSnapshot;
 
@@ -201,6 +201,33 @@ impl Handler<GetPixels> for Tile {
     }
 }
 
+/// The part of the tile flushed since the overview last took it (see
+/// [`TileBuffer::take_changed`]), for the overview refresh; `None` if nothing was.
+#[derive(Message)]
+#[rtype(result = "Option<TileArea>")]
+pub struct TakeChanged;
+
+impl Handler<TakeChanged> for Tile {
+    type Result = Option<TileArea>;
+
+    fn handle(&mut self, _: TakeChanged, _: &mut Self::Context) -> Option<TileArea> {
+        self.buffer.take_changed()
+    }
+}
+
+/// The overview lost what it took: hand it the whole tile next time.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MarkAllChanged;
+
+impl Handler<MarkAllChanged> for Tile {
+    type Result = ();
+
+    fn handle(&mut self, _: MarkAllChanged, _: &mut Self::Context) {
+        self.buffer.mark_all_changed();
+    }
+}
+
 /// Hand back the pixels if they changed since the last save, including the paints queued for
 /// this tick: the journal segment a snapshot pass compacts holds them, so the snapshot must too.
 /// They are applied to the copy only; subscribers still get them at the tick, as always.
@@ -230,6 +257,7 @@ impl Handler<TakeSnapshot> for Tile {
 }
 
 crate::gather_handler!(Tile, GetPixels);
+crate::gather_handler!(Tile, TakeChanged);
 crate::gather_handler!(Tile, TakeSnapshot);
 
 /// The snapshot taken at `version` is durable.

@@ -36,6 +36,25 @@ pub struct TileBuffer {
     pending: Vec<(u32, u8)>,
     /// Encoded `TileState` for `version`, built on first demand and shared by every reader.
     state_cache: Option<Bytes>,
+    /// The box `[x0, x1) x [y0, y1)` of the pixels flushed since [`Self::take_changed`], for
+    /// the overview: on a large board most tiles change a pixel or two between its refreshes,
+    /// and downsampling only those is a thousand times less work than the whole tile.
+    changed: Option<ChangedBox>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ChangedBox {
+    x0: u16,
+    y0: u16,
+    x1: u16,
+    y1: u16,
+}
+
+/// Part of a tile's pixels: `area` (tile-local) and its pixels, row-major.
+#[derive(Debug, Clone)]
+pub struct TileArea {
+    pub area: Rect,
+    pub pixels: Bytes,
 }
 
 /// The outcome of one flush: the encoded `TileUpdate`, shared by every subscriber.
@@ -64,6 +83,7 @@ impl TileBuffer {
             version,
             pending: Vec::new(),
             state_cache: None,
+            changed: None,
         }
     }
 
@@ -127,17 +147,25 @@ impl TileBuffer {
         self.pending.sort_by_key(|&(offset, _)| offset);
         let mut changes = Vec::with_capacity(self.pending.len());
         let width = u32::from(self.width);
+        let mut changed = self.changed.unwrap_or(ChangedBox {
+            x0: self.width,
+            y0: self.height,
+            x1: 0,
+            y1: 0,
+        });
         for (i, &(offset, color)) in self.pending.iter().enumerate() {
             if self.pending.get(i + 1).is_some_and(|next| next.0 == offset) {
                 continue;
             }
             self.pixels[offset as usize] = color;
-            changes.push(PixelChange {
-                dx: (offset % width) as u16,
-                dy: (offset / width) as u16,
-                color,
-            });
+            let (dx, dy) = ((offset % width) as u16, (offset / width) as u16);
+            changed.x0 = changed.x0.min(dx);
+            changed.x1 = changed.x1.max(dx + 1);
+            changed.y0 = changed.y0.min(dy);
+            changed.y1 = changed.y1.max(dy + 1);
+            changes.push(PixelChange { dx, dy, color });
         }
+        self.changed = Some(changed);
         self.pending.clear();
         self.version += paints;
         self.state_cache = None;
@@ -154,6 +182,42 @@ impl TileBuffer {
             version: self.version,
             bytes: protocol::encode_server(&message).into(),
         })
+    }
+
+    /// Takes the part of the tile flushed since the last call (or [`Self::mark_all_changed`]):
+    /// the smallest box around those pixels whose edges are even, or the tile's where it is odd
+    /// (the board's edge), so it holds whole 2 x 2 blocks. `None` if nothing was flushed since.
+    pub fn take_changed(&mut self) -> Option<TileArea> {
+        let b = self.changed.take()?;
+        let (x0, y0) = (b.x0 & !1, b.y0 & !1);
+        let x1 = b.x1.next_multiple_of(2).min(self.width);
+        let y1 = b.y1.next_multiple_of(2).min(self.height);
+        let width = usize::from(self.width);
+        let mut pixels = Vec::with_capacity(usize::from(x1 - x0) * usize::from(y1 - y0));
+        for y in usize::from(y0)..usize::from(y1) {
+            let row = y * width;
+            pixels.extend_from_slice(&self.pixels[row + usize::from(x0)..row + usize::from(x1)]);
+        }
+        Some(TileArea {
+            area: Rect {
+                x: u32::from(x0),
+                y: u32::from(y0),
+                width: u32::from(x1 - x0),
+                height: u32::from(y1 - y0),
+            },
+            pixels: pixels.into(),
+        })
+    }
+
+    /// Counts the whole tile as changed: the next [`Self::take_changed`] hands over all of it
+    /// (for a reader that lost what it took).
+    pub fn mark_all_changed(&mut self) {
+        self.changed = Some(ChangedBox {
+            x0: 0,
+            y0: 0,
+            x1: self.width,
+            y1: self.height,
+        });
     }
 
     /// A copy of a tile built from its `TileState` (and that message's `encoded` bytes, reused
@@ -258,6 +322,46 @@ mod tests {
         assert_eq!(t.pending_version(), 15);
         t.flush().expect("a batch");
         assert_eq!(t.pixels(), [31, 4, 31, 31, 31, 7, 1, 31], "last write wins");
+    }
+
+    #[test]
+    fn the_changed_area_is_the_even_box_around_flushed_pixels_until_taken() {
+        // 5 x 3, so the right and bottom edges are odd.
+        let rect = Rect {
+            x: 0,
+            y: 0,
+            width: 5,
+            height: 3,
+        };
+        let pixels: Vec<u8> = (0..15).collect();
+        let mut t = TileBuffer::new(0, TileCoord { tx: 0, ty: 0 }, rect, pixels, 0);
+        assert!(t.take_changed().is_none(), "nothing flushed yet");
+        t.paint(7, 99); // (2, 1)
+        assert!(t.take_changed().is_none(), "queued paints are not flushed");
+        t.flush();
+        let a = t.take_changed().expect("one pixel flushed");
+        let area = |x, y, width, height| Rect {
+            x,
+            y,
+            width,
+            height,
+        };
+        assert_eq!(a.area, area(2, 0, 2, 2), "even box around (2, 1)");
+        assert_eq!(&a.pixels[..], [2, 3, 99, 8]);
+        assert!(t.take_changed().is_none(), "taken");
+
+        // Two flushes add up; boxes reach the odd edges.
+        t.paint(14, 50); // (4, 2)
+        t.flush();
+        t.paint(5, 51); // (0, 1)
+        t.flush();
+        let a = t.take_changed().expect("two flushes");
+        assert_eq!(a.area, area(0, 0, 5, 3));
+        assert_eq!(&a.pixels[..], [0, 1, 2, 3, 4, 51, 6, 99, 8, 9, 10, 11, 12, 13, 50]);
+
+        t.mark_all_changed();
+        assert_eq!(t.take_changed().expect("all").area, area(0, 0, 5, 3));
+        assert!(t.take_changed().is_none());
     }
 
     #[test]
