@@ -762,20 +762,38 @@ mod tests {
                     .map(|(coord, (x0, y0, x1, y1))| {
                         let t = g.tile_rect(coord);
                         let area = if round % 2 == 0 {
-                            Rect { x: 0, y: 0, width: t.width, height: t.height }
+                            Rect {
+                                x: 0,
+                                y: 0,
+                                width: t.width,
+                                height: t.height,
+                            }
                         } else {
                             let (x0, y0) = ((x0 - t.x) & !1, (y0 - t.y) & !1);
                             let x1 = (x1 + 1 - t.x).next_multiple_of(2).min(t.width);
                             let y1 = (y1 + 1 - t.y).next_multiple_of(2).min(t.height);
-                            Rect { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }
+                            Rect {
+                                x: x0,
+                                y: y0,
+                                width: x1 - x0,
+                                height: y1 - y0,
+                            }
                         };
-                        let board_area = Rect { x: t.x + area.x, y: t.y + area.y, ..area };
+                        let board_area = Rect {
+                            x: t.x + area.x,
+                            y: t.y + area.y,
+                            ..area
+                        };
                         (coord, area, cut(w, &board, board_area))
                     })
                     .collect();
                 let patches: Vec<TilePatch> = changed
                     .iter()
-                    .map(|(coord, area, pixels)| TilePatch { coord: *coord, area: *area, pixels })
+                    .map(|(coord, area, pixels)| TilePatch {
+                        coord: *coord,
+                        area: *area,
+                        pixels,
+                    })
                     .collect();
                 apply_patches(&o, round * 10, &patches);
 

@@ -79,7 +79,15 @@ pub async fn refresh(board: &Arc<Board>) -> RefreshReport {
         }
     }
     if !batch.is_empty() {
-        apply_level1(board, version, batch, &mut applied, &mut touched, &mut report).await;
+        apply_level1(
+            board,
+            version,
+            batch,
+            &mut applied,
+            &mut touched,
+            &mut report,
+        )
+        .await;
     }
     let propagating = Arc::clone(board);
     let tiles = applied.len();
@@ -163,7 +171,9 @@ async fn apply_level1(
                     pixels: &area.pixels,
                 })
                 .collect();
-            applying.overview.apply_tiles(version, &patches, &mut touched);
+            applying
+                .overview
+                .apply_tiles(version, &patches, &mut touched);
         }
         touched
     })

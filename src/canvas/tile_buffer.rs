@@ -357,7 +357,10 @@ mod tests {
         t.flush();
         let a = t.take_changed().expect("two flushes");
         assert_eq!(a.area, area(0, 0, 5, 3));
-        assert_eq!(&a.pixels[..], [0, 1, 2, 3, 4, 51, 6, 99, 8, 9, 10, 11, 12, 13, 50]);
+        assert_eq!(
+            &a.pixels[..],
+            [0, 1, 2, 3, 4, 51, 6, 99, 8, 9, 10, 11, 12, 13, 50]
+        );
 
         t.mark_all_changed();
         assert_eq!(t.take_changed().expect("all").area, area(0, 0, 5, 3));
