@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use clap::Parser;
-use tokio_tungstenite::tungstenite::http::Uri;
+use http::Uri;
 
 use tessera::settings::{Settings, Sources};
 

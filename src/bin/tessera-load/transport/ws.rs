@@ -1,44 +1,49 @@
-//! A real websocket connection (tokio-tungstenite), to tessera or to `wsprobe limit-server`.
+//! A real websocket connection (tokio-websockets), to tessera or to `wsprobe limit-server`.
+//!
+//! Why tokio-websockets and not tungstenite: tungstenite zero-fills the free part of its read
+//! buffer before every read, including the last read of a burst, which finds nothing. With
+//! thousands of connections receiving small frames that `memset` was 7.7% of the generator's
+//! samples (and `BytesMut::split_to` another 2.9%) at p2's 53,000 frames/s (BENCHMARKS.md);
+//! tokio-websockets reads through `tokio-util`'s codec into uninitialised spare capacity.
 
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use http::Uri;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_websockets::{ClientBuilder, Limits, Message, WebSocketStream};
 
 use super::{Incoming, LinkClosed};
 
-/// Per-connection read buffer. tungstenite zero-fills the free part of it before every read
-/// (including the last one of a burst, which finds nothing), so with thousands of connections
-/// receiving small frames its size is CPU spent in `memset`. Sized for one of tessera's small
-/// frames (payload under 8 KiB - 16, header 4 bytes) per read; larger frames still arrive
-/// whole, in several reads. Measured on p2 at 4,000 paints/s (2026-12-02): 16 KiB took 49-50%
-/// of a core, 4 KiB 47-48%; in p1 4 KiB took 2-3 points more than 16 KiB (two reads per frame).
-const READ_BUFFER_BYTES: usize = 8 * 1024;
-
 pub struct WsLink {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ws: WebSocketStream<TcpStream>,
 }
 
 pub async fn connect(url: &str) -> Result<WsLink, String> {
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        // An overview viewer's first frame holds the state of every tile of the board, which
-        // for large boards exceeds tungstenite's 64 MiB default.
-        .max_message_size(None)
-        .max_frame_size(None);
+    let failed = |e: &dyn std::fmt::Display| format!("websocket connect to {url}: {e}");
+    let uri: Uri = url.parse().map_err(|e| failed(&e))?;
+    // The URL was checked to be ws:// to a loopback address (`cli::check_loopback`).
+    let host = uri.host().ok_or_else(|| failed(&"no host"))?;
+    let addr = (
+        host.trim_start_matches('[').trim_end_matches(']'),
+        uri.port_u16().unwrap_or(80),
+    );
+    let socket = TcpStream::connect(addr).await.map_err(|e| failed(&e))?;
     // Nagle off: paints are tiny and latency is what is measured.
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+    socket.set_nodelay(true).map_err(|e| failed(&e))?;
+    let (ws, _) = ClientBuilder::from_uri(uri)
+        // An overview viewer's first frame holds the state of every tile of the board, which
+        // for large boards exceeds the 64 MiB default.
+        .limits(Limits::unlimited())
+        .connect_on(socket)
         .await
-        .map_err(|e| format!("websocket connect to {url}: {e}"))?;
+        .map_err(|e| failed(&e))?;
     Ok(WsLink { ws })
 }
 
 impl WsLink {
     pub async fn send(&mut self, frame: Bytes) -> Result<(), LinkClosed> {
         self.ws
-            .feed(Message::Binary(frame))
+            .feed(Message::binary(frame))
             .await
             .map_err(|_| LinkClosed)
     }
@@ -56,12 +61,16 @@ impl WsLink {
     }
 }
 
-fn classify(item: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>) -> Incoming {
+fn classify(item: Option<Result<Message, tokio_websockets::Error>>) -> Incoming {
     match item {
-        Some(Ok(Message::Binary(frame))) => Incoming::Frame(frame),
-        Some(Ok(Message::Text(_))) => Incoming::Unexpected,
-        Some(Ok(Message::Close(frame))) => Incoming::Closed(frame.map(|f| u16::from(f.code))),
-        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Incoming::Control,
+        Some(Ok(message)) if message.is_binary() => {
+            Incoming::Frame(Bytes::from(message.into_payload()))
+        }
+        Some(Ok(message)) if message.is_close() => {
+            Incoming::Closed(message.as_close().map(|(code, _)| u16::from(code)))
+        }
+        Some(Ok(message)) if message.is_text() => Incoming::Unexpected,
+        Some(Ok(_)) => Incoming::Control,
         Some(Err(_)) | None => Incoming::Closed(None),
     }
 }
