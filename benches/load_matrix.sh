@@ -4,10 +4,11 @@
 # $OUT_DIR/<item>.jsonl: {"item", "label", "server", "server_args", "cmd", "date", "commit", "try", "contaminated",
 # "other_cpu_pct", "rss_before_kib", "rss_samples_kib", "load": <tessera-load --json report>}.
 #
-# Usage: benches/load_matrix.sh ITEM...     ITEM = p1 p2 p2long p2b p3 p3rep p3ext p3ext2 p4 p5 p6 (see the functions below)
+# Usage: benches/load_matrix.sh ITEM...     ITEM = p1 p2 p2tick p2long p2b p3 p3pts p3rep p3ext p3ext2 p4 p5 p6 (see the functions below)
 #        e.g. P3_RATES=8000 P3_KINDS=limit benches/load_matrix.sh p3;  P6_SESSIONS=1000 ... p6
 #        p6 overrides: P6_SESSIONS, P6_RATES, P6_SCENARIOS (lists), P6_READY (--ready-timeout)
 #        p3 ladder overrides: P3_NS="250 500 ..." (sessions to try), P3_LO (largest known pass)
+#        p3pts: P3_POINTS="tessera:8000:1000 limit:8000:1250 ..." (kind:rate:sessions), REPEAT rounds
 # Env:   OUT_DIR (default /tmp/e2e), WSPROBE (default ../shared/tools/wsprobe, built there),
 #        REPEAT (runs per point where a median is wanted, default 3),
 #        TESSERA_BIN (the server binary, default target/release/tessera: another build for A/B runs),
@@ -171,6 +172,15 @@ p2() { # uniform 16384x16384, zoom 4, 10,000 sessions, 8,000 paints/s
   done
 }
 
+p2tick() { # p2 with a shorter batching tick (P2_TICK_MS, default 10): the tick's burst is the latency
+  local i
+  for i in $(seq "${P2_REPEAT:-$REPEAT}"); do
+    run p2tick "tessera 16384 tick=${P2_TICK_MS:-10} run=$i" tessera \
+      "TESSERA__BOARDS__0__WIDTH=16384 TESSERA__BOARDS__0__HEIGHT=16384 TESSERA__SERVER__TICK_MS=${P2_TICK_MS:-10} $HI_LIMIT" -- \
+      --sessions 10000 --painters 20 --scenario uniform --zoom 4 --paint-rate 8000 --duration 10 --warmup 3
+  done
+}
+
 p2long() { # p2 over 75 s with snapshots every 60 s (P2LONG_INTERVAL): the window holds one pass
   local i
   for i in $(seq "${P2_REPEAT:-1}"); do
@@ -217,6 +227,14 @@ p3() { # overview capacity at 1,000 and 8,000 paints/s; override with P3_KINDS /
       if p3_ok; then lo=$mid; else hi=$mid; fi
     done
     echo "p3 $kind rate=$rate: largest passing = $lo, first failing = ${hi:-none}" | tee -a "$OUT_DIR/p3_summary.txt" >&2
+  done; done
+}
+
+p3pts() { # P3_POINTS="kind:rate:sessions ...", each point REPEAT times, round-robin (interleaved)
+  local i pt kind rate n
+  for i in $(seq "$REPEAT"); do for pt in $P3_POINTS; do
+    IFS=: read -r kind rate n <<<"$pt"
+    p3_point "$kind" "$rate" "$n"
   done; done
 }
 
