@@ -366,6 +366,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_overview_takes_what_was_flushed_once_and_the_whole_tile_after_a_loss() {
+        System::new().block_on(async {
+            let (tiles, inboxes) = start_tiles(1);
+            let take = || async { tiles[0].send(TakeChanged).await.expect("tile running") };
+            assert!(take().await.is_none(), "nothing flushed");
+            // Pixel (3, 1) of the 16 x 16 tile, queued, not yet flushed: not the overview's yet.
+            assert!(inboxes[0].push((EDGE + 3, 7), || true));
+            assert!(take().await.is_none(), "queued paints are not taken");
+            let barrier = Arc::new(TickBarrier::new(Arc::new(WriteSchedule::default())));
+            barrier.expect(1);
+            tiles[0].do_send(Flush(Arc::new(TickCountdown::new(1, 1, barrier))));
+            let area = take().await.expect("the flushed pixel");
+            let rect = |x, y, width, height| Rect {
+                x,
+                y,
+                width,
+                height,
+            };
+            assert_eq!(area.area, rect(2, 0, 2, 2), "the even box around (3, 1)");
+            assert_eq!(&area.pixels[..], [0, 0, 0, 7]);
+            assert!(take().await.is_none(), "taken once");
+
+            tiles[0].do_send(MarkAllChanged);
+            let whole = take().await.expect("the whole tile, after a loss");
+            assert_eq!(whole.area, rect(0, 0, EDGE, EDGE));
+            assert_eq!(whole.pixels[(EDGE + 3) as usize], 7);
+        });
+    }
+
+    #[test]
     fn a_flush_sends_every_paint_of_the_inbox_as_one_update_then_counts_down() {
         System::new().block_on(async {
             let (tiles, inboxes) = start_tiles(1);

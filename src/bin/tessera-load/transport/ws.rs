@@ -3,8 +3,8 @@
 //! Why tokio-websockets and not tungstenite: tungstenite zero-fills the free part of its read
 //! buffer before every read, including the last read of a burst, which finds nothing. With
 //! thousands of connections receiving small frames that `memset` was 7.7% of the generator's
-//! samples (and `BytesMut::split_to` another 2.9%) at p2's 53,000 frames/s (BENCHMARKS.md);
-//! tokio-websockets reads through `tokio-util`'s codec into uninitialised spare capacity.
+//! samples at p2's 53,000 frames/s (BENCHMARKS.md); tokio-websockets reads through
+//! `tokio-util`'s codec into uninitialised spare capacity.
 
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
