@@ -141,6 +141,7 @@ pub async fn run(task: ViewerTask) {
         timeline: None,
         frames: Vec::with_capacity(BURST_MAX),
         pixels: Vec::new(),
+        records: Vec::new(),
     };
     if viewer.start(first).await {
         viewer.read(&mut timeline).await;
@@ -224,6 +225,8 @@ struct Viewer {
     /// Reused buffers: the frames of one burst, the records of one raw frame.
     frames: Vec<Bytes>,
     pixels: Vec<Pixel>,
+    /// The record index of each message of the frame being read, for prefetching ahead.
+    records: Vec<Option<u32>>,
 }
 
 impl Viewer {
@@ -500,13 +503,22 @@ impl Viewer {
                 // Read once: the frame's records are prefetched from the decoded messages,
                 // then accounted for.
                 let messages: Vec<_> = codec::tessera::read(frame).collect();
-                self.prefetch_records(&messages);
-                for message in messages {
+                let mut records = std::mem::take(&mut self.records);
+                records.clear();
+                records.extend(messages.iter().map(|m| self.record_of(m)));
+                for &record in records.iter().take(PREFETCH_AHEAD) {
+                    self.prefetch_record(record);
+                }
+                for (i, message) in messages.into_iter().enumerate() {
+                    if let Some(&record) = records.get(i + PREFETCH_AHEAD) {
+                        self.prefetch_record(record);
+                    }
                     match message {
                         Ok(message) => self.on_message(message, burst),
                         Err(_) => burst.tally.bad_frames += 1,
                     }
                 }
+                self.records = records;
             }
             Codec::Raw => {
                 let mut pixels = std::mem::take(&mut self.pixels);
@@ -527,20 +539,25 @@ impl Viewer {
         }
     }
 
-    /// Prefetches the record of every tile the frame updates, before the frame is accounted for.
-    /// Each of those loads misses the caches once a thousand viewers hold 256 records each, and
-    /// taken one per update, between the long accounting of its pixels, they were half of the
-    /// generator's time at 8,000 paints/s (BENCHMARKS.md, overview capacity). Prefetches wait
-    /// for nothing, so the misses of a whole frame overlap.
-    fn prefetch_records<E>(&self, messages: &[Result<ServerMessageView<'_>, E>]) {
+    /// The record index of the tile `message` updates, if it is an update of a tile held.
+    fn record_of<E>(&self, message: &Result<ServerMessageView<'_>, E>) -> Option<u32> {
         let g = self.ctx.board.geometry;
-        for message in messages.iter().flatten() {
-            if let ServerMessageView::TileUpdate(update) = message
-                && let Some(tile) = g.tile(u32::from(update.tx), u32::from(update.ty))
-                && let Some(view) = self.tiles.get(g.tile_index(tile) as u32)
-            {
-                prefetch(view);
-            }
+        match message {
+            Ok(ServerMessageView::TileUpdate(update)) => g
+                .tile(u32::from(update.tx), u32::from(update.ty))
+                .map(|tile| g.tile_index(tile) as u32),
+            _ => None,
+        }
+    }
+
+    /// Asks for a record's cache line ahead of its update. Each of those loads misses the caches
+    /// once a thousand viewers hold 256 records each, and taken one per update, between the long
+    /// accounting of its pixels, they were half of the generator's time at 8,000 paints/s
+    /// (BENCHMARKS.md, overview capacity). Issued a few updates ahead, the miss overlaps the
+    /// accounting of the updates before it.
+    fn prefetch_record(&self, record: Option<u32>) {
+        if let Some(view) = record.and_then(|r| self.tiles.get(r)) {
+            prefetch(view);
         }
     }
 
@@ -615,6 +632,11 @@ impl Viewer {
         }
     }
 }
+
+/// How many updates ahead a record is prefetched: enough for a miss to complete while the
+/// updates before it are accounted for, few enough to stay within the processor's outstanding
+/// misses.
+const PREFETCH_AHEAD: usize = 8;
 
 /// Asks the processor to bring `value`'s cache line in, without waiting for it.
 fn prefetch<T>(value: &T) {
