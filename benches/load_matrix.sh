@@ -163,22 +163,21 @@ p1() { # paint intake: 200 overview viewers, 1000x1000, 64,000 paints/s, tile 64
   done
 }
 
-p2() { # uniform 16384x16384, zoom 4, 10,000 sessions, 8,000 paints/s
-  local i
+p2_runs() { # item tick_ms (empty: the default): p2's runs, P2_REPEAT (default REPEAT) of them
+  local i env="TESSERA__BOARDS__0__WIDTH=16384 TESSERA__BOARDS__0__HEIGHT=16384 $HI_LIMIT"
+  [ -z "$2" ] || env="$env TESSERA__SERVER__TICK_MS=$2"
   for i in $(seq "${P2_REPEAT:-$REPEAT}"); do
-    run p2 "tessera 16384 run=$i" tessera \
-      "TESSERA__BOARDS__0__WIDTH=16384 TESSERA__BOARDS__0__HEIGHT=16384 $HI_LIMIT" -- \
+    run "$1" "tessera 16384${2:+ tick=$2} run=$i" tessera "$env" -- \
       --sessions 10000 --painters 20 --scenario uniform --zoom 4 --paint-rate 8000 --duration 10 --warmup 3
   done
 }
 
+p2() { # uniform 16384x16384, zoom 4, 10,000 sessions, 8,000 paints/s
+  p2_runs p2 ""
+}
+
 p2tick() { # p2 with a shorter batching tick (P2_TICK_MS, default 10): the tick's burst is the latency
-  local i
-  for i in $(seq "${P2_REPEAT:-$REPEAT}"); do
-    run p2tick "tessera 16384 tick=${P2_TICK_MS:-10} run=$i" tessera \
-      "TESSERA__BOARDS__0__WIDTH=16384 TESSERA__BOARDS__0__HEIGHT=16384 TESSERA__SERVER__TICK_MS=${P2_TICK_MS:-10} $HI_LIMIT" -- \
-      --sessions 10000 --painters 20 --scenario uniform --zoom 4 --paint-rate 8000 --duration 10 --warmup 3
-  done
+  p2_runs p2tick "${P2_TICK_MS:-10}"
 }
 
 p2long() { # p2 over 75 s with snapshots every 60 s (P2LONG_INTERVAL): the window holds one pass

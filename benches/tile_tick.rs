@@ -385,8 +385,7 @@ fn bench_session(frames: &[(TileCoord, Bytes)]) -> (Arc<FrameQueue>, FrameWriter
     let writer = FrameWriter::new(
         Arc::clone(&queue),
         subscriptions,
-        Arc::new(Mutex::new(Outbox::default())),
-        Box::new(|_| Ok(true)),
+        Arc::new(Mutex::new(Outbox::new(Box::new(|_| Ok(true))))),
         WriteSignal::new(schedule),
     );
     (queue, writer, epochs)

@@ -152,8 +152,7 @@ mod tests {
         let writer = FrameWriter::new(
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
-            Arc::new(Mutex::new(Outbox::default())),
-            Box::new(|_| Ok(true)),
+            Arc::new(Mutex::new(Outbox::new(Box::new(|_| Ok(true))))),
             WriteSignal::new(Arc::clone(&schedule)),
         );
         let tile = TileCoord { tx: 0, ty: 0 };

@@ -172,14 +172,15 @@ impl<O: Outlet> Session<O> {
             Arc::clone(&wake),
         );
         let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
-        let outbox = Arc::new(Mutex::new(Outbox::default()));
-        let welcome = protocol::encode_server(&welcome(&parts, parts.canvas.clock().period()));
         let canvas = Arc::clone(&parts.canvas);
+        let outbox = Arc::new(Mutex::new(Outbox::new(Box::new(move |ticket| {
+            canvas.is_durable(ticket)
+        }))));
+        let welcome = protocol::encode_server(&welcome(&parts, parts.canvas.clock().period()));
         let writer = FrameWriter::new(
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
             Arc::clone(&outbox),
-            Box::new(move |ticket| canvas.is_durable(ticket)),
             Arc::clone(&wake),
         );
         let session = Self {
@@ -224,7 +225,7 @@ impl<O: Outlet> Session<O> {
     }
 
     /// Wake the actor at the next write boundary (see `WriteSchedule`).
-    fn schedule_write(&self) {
+    fn wake_next_boundary(&self) {
         if !self.closing {
             self.wake.request();
         }
@@ -252,7 +253,7 @@ impl<O: Outlet> Session<O> {
                 );
                 return;
             }
-            self.schedule_write();
+            self.wake_next_boundary();
         }
     }
 
@@ -546,13 +547,7 @@ impl<O: Outlet> Session<O> {
         self.closing = true;
         // Results already durable go out with the close; the rest are never acknowledged (the
         // outbox hands nothing more to the writer, which could send them ahead of these).
-        let canvas = Arc::clone(&self.canvas);
-        let pending = {
-            let mut outbox = self.outbox.lock();
-            let due = outbox.take_due(&move |ticket| canvas.is_durable(ticket));
-            outbox.close();
-            due.map(|(pending, _)| pending).unwrap_or_default()
-        };
+        let pending = self.outbox.lock().close();
         let mut ws = self.ws.clone();
         let reason = CloseReason {
             code: CloseCode::from(code),
@@ -574,7 +569,7 @@ impl<O: Outlet> Session<O> {
     }
 }
 
-/// The write boundary, for a session that asked for it (see `schedule_write`).
+/// The write boundary, for a session that asked for it (see `wake_next_boundary`).
 #[derive(Message)]
 #[rtype(result = "()")]
 struct WriteBoundary;
@@ -634,7 +629,7 @@ impl<O: Outlet> Actor for Session<O> {
         self.unsubscribe_all();
         // The frame writer ends too (it is woken to see that). What is still queued goes now:
         // a connection that takes no bytes never polls the writer again.
-        self.outbox.lock().close();
+        let _ = self.outbox.lock().close();
         self.queue
             .drain_into(&mut std::collections::VecDeque::new());
         self.queue.wake();

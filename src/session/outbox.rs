@@ -14,8 +14,9 @@ use crate::storage::journal::JournalFailed;
 /// Whether an accepted paint is on disk (`Canvas::is_durable`).
 pub type IsDurable = dyn Fn(PaintTicket) -> Result<bool, JournalFailed> + Send + Sync;
 
-#[derive(Debug, Default)]
 pub struct Outbox {
+    /// Whether an accepted paint's ticket is on disk yet.
+    is_durable: Box<IsDurable>,
     /// Encoded replies, and paint results that were due.
     replies: BytesMut,
     /// Paint results not yet due: accepted paints wait for the journal to have them on disk.
@@ -28,7 +29,28 @@ pub struct Outbox {
     closed: bool,
 }
 
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("replies", &self.replies.len())
+            .field("acks", &self.acks)
+            .field("unseen_since", &self.unseen_since)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Outbox {
+    pub fn new(is_durable: Box<IsDurable>) -> Self {
+        Self {
+            is_durable,
+            replies: BytesMut::new(),
+            acks: PaintAcks::default(),
+            unseen_since: None,
+            closed: false,
+        }
+    }
+
     pub fn reply(&mut self, msg: &ServerMessage) {
         self.added();
         protocol::encode_server_into_bytes(msg, &mut self.replies);
@@ -51,10 +73,13 @@ impl Outbox {
         Some(now.saturating_duration_since(self.unseen_since?))
     }
 
-    /// Nothing more is handed out: the closing session sent what was due itself, and a result
-    /// taken later by the writer could overtake it. The writer ends at its next look.
-    pub fn close(&mut self) {
+    /// Closes the outbox and returns what was due, for the closing session to send itself:
+    /// nothing more is handed out, since a result taken later by the writer could overtake
+    /// these. The writer ends at its next look. Empty once closed.
+    pub fn close(&mut self) -> Bytes {
+        let due = self.take_due().map(|(due, _)| due).unwrap_or_default();
         self.closed = true;
+        due
     }
 
     /// A refused paint, answered after the results owed ahead of it.
@@ -67,14 +92,14 @@ impl Outbox {
     /// The replies and every paint result that is due, encoded back to back (empty if none),
     /// and whether results are still owed (then the writer looks again next boundary); `None`
     /// once closed.
-    pub fn take_due(&mut self, is_durable: &IsDurable) -> Option<(Bytes, bool)> {
+    pub fn take_due(&mut self) -> Option<(Bytes, bool)> {
         self.unseen_since = None;
         if self.closed {
             return None;
         }
         if !self.acks.is_empty() {
             let replies = &mut self.replies;
-            self.acks.release(is_durable, |result| {
+            self.acks.release(&*self.is_durable, |result| {
                 protocol::encode_server_into_bytes(&ServerMessage::PaintResult(result), replies)
             });
         }
@@ -91,11 +116,22 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
     use crate::protocol::{ErrorCode, PaintOutcome, RejectReason};
 
     fn ticket(ticket: u64) -> PaintTicket {
         PaintTicket { board: 0, ticket }
+    }
+
+    /// An outbox whose paints are on disk once `durable` says so.
+    fn outbox() -> (Outbox, Arc<AtomicBool>) {
+        let durable = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&durable);
+        let outbox = Outbox::new(Box::new(move |_| Ok(flag.load(Ordering::SeqCst))));
+        (outbox, durable)
     }
 
     fn results(bytes: &[u8]) -> Vec<PaintResult> {
@@ -111,7 +147,7 @@ mod tests {
 
     #[test]
     fn results_are_due_in_order_once_durable_and_replies_come_along() {
-        let mut outbox = Outbox::default();
+        let (mut outbox, durable) = outbox();
         outbox.accepted(1, ticket(10));
         outbox.refused(PaintResult {
             seq: 2,
@@ -120,14 +156,13 @@ mod tests {
                 retry_after_ms: 5,
             },
         });
-        let not_yet = |_: PaintTicket| Ok(false);
-        let (due, owed) = outbox.take_due(&not_yet).expect("open");
+        let (due, owed) = outbox.take_due().expect("open");
         assert!(
             due.is_empty() && owed,
             "the refusal waits behind the accepted paint"
         );
-        let durable = |_: PaintTicket| Ok(true);
-        let (due, owed) = outbox.take_due(&durable).expect("open");
+        durable.store(true, Ordering::SeqCst);
+        let (due, owed) = outbox.take_due().expect("open");
         assert!(!owed);
         let seqs: Vec<u32> = results(&due).iter().map(|r| r.seq).collect();
         assert_eq!(seqs, vec![1, 2]);
@@ -135,27 +170,30 @@ mod tests {
             code: ErrorCode::Malformed,
             message: "x".into(),
         });
-        let (due, owed) = outbox.take_due(&durable).expect("open");
+        let (due, owed) = outbox.take_due().expect("open");
         assert!(!due.is_empty() && !owed);
-        assert!(
-            outbox.take_due(&durable).expect("open").0.is_empty(),
-            "taken once"
-        );
+        assert!(outbox.take_due().expect("open").0.is_empty(), "taken once");
     }
 
     #[test]
     fn what_waits_is_timed_until_the_writer_looks_and_nothing_is_handed_out_after_close() {
-        let mut outbox = Outbox::default();
+        let (mut outbox, durable) = outbox();
         let later = Instant::now() + Duration::from_secs(9);
         assert_eq!(outbox.unseen_for(later), None);
         outbox.accepted(1, ticket(10));
         outbox.accepted(2, ticket(11));
         assert!(outbox.unseen_for(later).unwrap() >= Duration::from_secs(8));
-        let not_yet = |_: PaintTicket| Ok(false);
-        assert!(outbox.take_due(&not_yet).expect("open").1, "still owed");
+        assert!(outbox.take_due().expect("open").1, "still owed");
         assert_eq!(outbox.unseen_for(later), None, "the writer looked");
-        outbox.close();
-        let durable = |_: PaintTicket| Ok(true);
-        assert_eq!(outbox.take_due(&durable), None);
+        durable.store(true, Ordering::SeqCst);
+        let at_close = results(&outbox.close());
+        assert_eq!(
+            at_close.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![1, 2],
+            "the close takes what is due"
+        );
+        outbox.accepted(3, ticket(12));
+        assert_eq!(outbox.take_due(), None);
+        assert!(outbox.close().is_empty(), "nothing after close");
     }
 }

@@ -15,7 +15,7 @@ use std::task::{Context, Poll, ready};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 
-use super::outbox::{IsDurable, Outbox};
+use super::outbox::Outbox;
 use super::subscriptions::Subscriptions;
 use crate::canvas::frame_queue::{FrameQueue, QueuedFrame};
 use crate::canvas::write_signal::WriteSignal;
@@ -49,7 +49,6 @@ pub struct FrameWriter {
     subscriptions: Arc<Mutex<Subscriptions>>,
     /// The actor's replies and paint results, sent first in the tick's frame.
     outbox: Arc<Mutex<Outbox>>,
-    is_durable: Box<IsDurable>,
     /// The session actor's wake-up, for a resynchronisation.
     actor: Arc<WriteSignal>,
     /// Frames taken from the queue but not yet sent: what did not fit in the last frame.
@@ -69,14 +68,12 @@ impl FrameWriter {
         queue: Arc<FrameQueue>,
         subscriptions: Arc<Mutex<Subscriptions>>,
         outbox: Arc<Mutex<Outbox>>,
-        is_durable: Box<IsDurable>,
         actor: Arc<WriteSignal>,
     ) -> Self {
         Self {
             queue,
             subscriptions,
             outbox,
-            is_durable,
             actor,
             backlog: Backlog::default(),
             replies: Bytes::new(),
@@ -118,7 +115,7 @@ impl FrameWriter {
     /// On the write boundary: takes the replies and paint results that are due, and what the
     /// tiles queued. Returns `false` once the session is closing or gone.
     fn start_tick(&mut self) -> bool {
-        let Some((due, owed)) = self.outbox.lock().take_due(&*self.is_durable) else {
+        let Some((due, owed)) = self.outbox.lock().take_due() else {
             self.backlog.clear();
             return false;
         };
@@ -275,16 +272,15 @@ mod tests {
             FrameQueue::with_overflow_signal(capacity, Arc::clone(&schedule), Arc::clone(&actor));
         let subscriptions = Arc::new(Mutex::new(Subscriptions::default()));
         subscriptions.lock().set_board(Some(0));
-        let outbox = Arc::new(Mutex::new(Outbox::default()));
         let durable = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let outbox = Arc::new(Mutex::new(Outbox::new(Box::new({
+            let durable = Arc::clone(&durable);
+            move |_| Ok(durable.load(std::sync::atomic::Ordering::SeqCst))
+        }))));
         let writer = FrameWriter::new(
             Arc::clone(&queue),
             Arc::clone(&subscriptions),
             Arc::clone(&outbox),
-            Box::new({
-                let durable = Arc::clone(&durable);
-                move |_| Ok(durable.load(std::sync::atomic::Ordering::SeqCst))
-            }),
             Arc::clone(&actor),
         );
         Rig {
@@ -563,7 +559,7 @@ mod tests {
     #[test]
     fn the_writer_ends_once_the_session_closed() {
         let mut rig = rig(4);
-        rig.outbox.lock().close();
+        let _ = rig.outbox.lock().close();
         rig.queue.wake();
         assert_eq!(rig.poll(), Poll::Ready(None));
     }

@@ -141,7 +141,6 @@ pub async fn run(task: ViewerTask) {
         timeline: None,
         frames: Vec::with_capacity(BURST_MAX),
         pixels: Vec::new(),
-        records: Vec::new(),
     };
     if viewer.start(first).await {
         viewer.read(&mut timeline).await;
@@ -225,8 +224,6 @@ struct Viewer {
     /// Reused buffers: the frames of one burst, the records of one raw frame.
     frames: Vec<Bytes>,
     pixels: Vec<Pixel>,
-    /// The record index of each message of the frame being read, for prefetching ahead.
-    records: Vec<Option<u32>>,
 }
 
 impl Viewer {
@@ -500,25 +497,21 @@ impl Viewer {
         }
         match self.ctx.codec {
             Codec::Tessera => {
-                // Read once: the frame's records are prefetched from the decoded messages,
-                // then accounted for.
-                let messages: Vec<_> = codec::tessera::read(frame).collect();
-                let mut records = std::mem::take(&mut self.records);
-                records.clear();
-                records.extend(messages.iter().map(|m| self.record_of(m)));
-                for &record in records.iter().take(PREFETCH_AHEAD) {
-                    self.prefetch_record(record);
+                // Read once, then accounted for message by message, each tile's record
+                // prefetched `PREFETCH_AHEAD` messages before its turn.
+                let mut messages: Vec<_> = codec::tessera::read(frame).map(Some).collect();
+                for message in messages.iter().take(PREFETCH_AHEAD).flatten() {
+                    self.prefetch_record(message);
                 }
-                for (i, message) in messages.into_iter().enumerate() {
-                    if let Some(&record) = records.get(i + PREFETCH_AHEAD) {
-                        self.prefetch_record(record);
+                for i in 0..messages.len() {
+                    if let Some(Some(ahead)) = messages.get(i + PREFETCH_AHEAD) {
+                        self.prefetch_record(ahead);
                     }
-                    match message {
+                    match messages[i].take().expect("each message is taken once") {
                         Ok(message) => self.on_message(message, burst),
                         Err(_) => burst.tally.bad_frames += 1,
                     }
                 }
-                self.records = records;
             }
             Codec::Raw => {
                 let mut pixels = std::mem::take(&mut self.pixels);
@@ -539,24 +532,17 @@ impl Viewer {
         }
     }
 
-    /// The record index of the tile `message` updates, if it is an update of a tile held.
-    fn record_of<E>(&self, message: &Result<ServerMessageView<'_>, E>) -> Option<u32> {
-        let g = self.ctx.board.geometry;
-        match message {
-            Ok(ServerMessageView::TileUpdate(update)) => g
-                .tile(u32::from(update.tx), u32::from(update.ty))
-                .map(|tile| g.tile_index(tile) as u32),
-            _ => None,
-        }
-    }
-
-    /// Asks for a record's cache line ahead of its update. Each of those loads misses the caches
+    /// Asks for the cache line of the record of the tile `message` updates, ahead of its turn. Each of those loads misses the caches
     /// once a thousand viewers hold 256 records each, and taken one per update, between the long
     /// accounting of its pixels, they were half of the generator's time at 8,000 paints/s
     /// (BENCHMARKS.md, overview capacity). Issued a few updates ahead, the miss overlaps the
     /// accounting of the updates before it.
-    fn prefetch_record(&self, record: Option<u32>) {
-        if let Some(view) = record.and_then(|r| self.tiles.get(r)) {
+    fn prefetch_record<E>(&self, message: &Result<ServerMessageView<'_>, E>) {
+        let g = self.ctx.board.geometry;
+        if let Ok(ServerMessageView::TileUpdate(update)) = message
+            && let Some(tile) = g.tile(u32::from(update.tx), u32::from(update.ty))
+            && let Some(view) = self.tiles.get(g.tile_index(tile) as u32)
+        {
             prefetch(view);
         }
     }
