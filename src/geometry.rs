@@ -23,6 +23,11 @@ pub struct BoardGeometry {
     width: u32,
     height: u32,
     tile_size: u32,
+    /// Derived once: routing a pixel to its tile and indexing tiles run for every paint and
+    /// every update, and a division by a size only known at run time is a `div` each time.
+    tile_shift: u32,
+    tiles_x: u32,
+    tiles_y: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +54,9 @@ impl BoardGeometry {
             width,
             height,
             tile_size,
+            tile_shift: tile_size.trailing_zeros(),
+            tiles_x: width.div_ceil(tile_size),
+            tiles_y: height.div_ceil(tile_size),
         })
     }
 
@@ -66,11 +74,11 @@ impl BoardGeometry {
     }
     /// Tiles per row.
     pub fn tiles_x(&self) -> u32 {
-        self.width.div_ceil(self.tile_size)
+        self.tiles_x
     }
     /// Tiles per column.
     pub fn tiles_y(&self) -> u32 {
-        self.height.div_ceil(self.tile_size)
+        self.tiles_y
     }
     pub fn tile_count(&self) -> usize {
         self.tiles_x() as usize * self.tiles_y() as usize
@@ -92,7 +100,7 @@ impl BoardGeometry {
 
     /// The tile holding `pos` and the pixel's row-major index inside that tile.
     pub fn locate(&self, pos: PixelPos) -> (TileCoord, u32) {
-        let (tx, ty) = (pos.x / self.tile_size, pos.y / self.tile_size);
+        let (tx, ty) = (pos.x >> self.tile_shift, pos.y >> self.tile_shift);
         let tile = TileCoord {
             tx: tx as u16,
             ty: ty as u16,
@@ -147,9 +155,9 @@ impl BoardGeometry {
     /// The tiles a clipped viewport intersects.
     pub fn tiles_in(&self, viewport: &Viewport) -> impl Iterator<Item = TileCoord> + use<> {
         let r = viewport.rect;
-        let ts = self.tile_size;
-        let (tx0, ty0) = (r.x / ts, r.y / ts);
-        let (tx1, ty1) = ((r.x + r.width - 1) / ts, (r.y + r.height - 1) / ts);
+        let shift = self.tile_shift;
+        let (tx0, ty0) = (r.x >> shift, r.y >> shift);
+        let (tx1, ty1) = ((r.x + r.width - 1) >> shift, (r.y + r.height - 1) >> shift);
         (ty0..=ty1).flat_map(move |ty| {
             (tx0..=tx1).map(move |tx| TileCoord {
                 tx: tx as u16,
