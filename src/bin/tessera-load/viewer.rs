@@ -497,19 +497,20 @@ impl Viewer {
         }
         match self.ctx.codec {
             Codec::Tessera => {
-                // Read once, then accounted for message by message, each tile's record
-                // prefetched `PREFETCH_AHEAD` messages before its turn.
-                let mut messages: Vec<_> = codec::tessera::read(frame).map(Some).collect();
-                for message in messages.iter().take(PREFETCH_AHEAD).flatten() {
-                    self.prefetch_record(message);
-                }
-                for i in 0..messages.len() {
-                    if let Some(Some(ahead)) = messages.get(i + PREFETCH_AHEAD) {
-                        self.prefetch_record(ahead);
+                // Each message waits in a ring of `PREFETCH_AHEAD` slots, its tile's record
+                // prefetched as it goes in, and is accounted for as it comes out, in order.
+                let mut ring: [Option<_>; PREFETCH_AHEAD] = std::array::from_fn(|_| None);
+                let mut read = 0;
+                for message in codec::tessera::read(frame) {
+                    self.prefetch_record(&message);
+                    if let Some(due) = ring[read % PREFETCH_AHEAD].replace(message) {
+                        self.on_read(due, burst);
                     }
-                    match messages[i].take().expect("each message is taken once") {
-                        Ok(message) => self.on_message(message, burst),
-                        Err(_) => burst.tally.bad_frames += 1,
+                    read += 1;
+                }
+                for i in read..read + PREFETCH_AHEAD {
+                    if let Some(due) = ring[i % PREFETCH_AHEAD].take() {
+                        self.on_read(due, burst);
                     }
                 }
             }
@@ -544,6 +545,13 @@ impl Viewer {
             && let Some(view) = self.tiles.get(g.tile_index(tile) as u32)
         {
             prefetch(view);
+        }
+    }
+
+    fn on_read<E>(&mut self, read: Result<ServerMessageView<'_>, E>, burst: &mut Burst) {
+        match read {
+            Ok(message) => self.on_message(message, burst),
+            Err(_) => burst.tally.bad_frames += 1,
         }
     }
 
