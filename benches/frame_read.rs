@@ -69,7 +69,45 @@ fn frame_read(c: &mut Criterion) {
         group.throughput(Throughput::Elements(u64::from(per_tile) * u64::from(tiles)));
         group.bench_function(name, |b| b.iter(|| read_all(std::hint::black_box(&frame))));
     }
+    // p3 at 8,000 paints/s: 160 paints a tick, so most of the 256 tiles get no update and the
+    // rest one or two changes; versions past 251, so three bytes each, as in a long run.
+    let frame = sparse_frame(160);
+    group.throughput(Throughput::Elements(160));
+    group.bench_function("p3_8000", |b| {
+        b.iter(|| read_all(std::hint::black_box(&frame)))
+    });
     group.finish();
+}
+
+/// `paints` single-pixel changes over the 256 tiles of 64 of 1000 x 1000, spread at random.
+fn sparse_frame(paints: u32) -> Vec<u8> {
+    let mut per_tile = [0u16; 256];
+    let mut n: u32 = 7;
+    for _ in 0..paints {
+        n = n.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        per_tile[(n >> 16) as usize % 256] += 1;
+    }
+    let mut frame = Vec::new();
+    for (tile, &count) in per_tile.iter().enumerate().filter(|(_, c)| **c > 0) {
+        let changes = (0..count)
+            .map(|i| PixelChange {
+                dx: (i * 17) % 64,
+                dy: (i * 29 + 3) % 64,
+                color: (i % 32) as u8,
+            })
+            .collect();
+        let version = 40_000 + tile as u64;
+        let update = TileUpdate {
+            board: 0,
+            tx: (tile % 16) as u16,
+            ty: (tile / 16) as u16,
+            base_version: version,
+            version: version + u64::from(count),
+            changes,
+        };
+        encode_server_into(&ServerMessage::TileUpdate(update), &mut frame);
+    }
+    frame
 }
 
 criterion_group!(benches, frame_read);

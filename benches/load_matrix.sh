@@ -8,7 +8,8 @@
 #        e.g. P3_RATES=8000 P3_KINDS=limit benches/load_matrix.sh p3;  P6_SESSIONS=1000 ... p6
 #        p6 overrides: P6_SESSIONS, P6_RATES, P6_SCENARIOS (lists), P6_READY (--ready-timeout)
 #        p3 ladder overrides: P3_NS="250 500 ..." (sessions to try), P3_LO (largest known pass)
-#        p3pts: P3_POINTS="tessera:8000:1000 limit:8000:1250 ..." (kind:rate:sessions), REPEAT rounds
+#        p3pts: P3_POINTS="tessera:8000:1000 limit:8000:1250 ..." (kind:rate:sessions), REPEAT rounds;
+#        kind tessera-wb2 runs the server with server.whole_board_ticks = 2
 # Env:   OUT_DIR (default /tmp/e2e), WSPROBE (default ../shared/tools/wsprobe, built there),
 #        REPEAT (runs per point where a median is wanted, default 3),
 #        TESSERA_BIN (the server binary, default target/release/tessera: another build for A/B runs),
@@ -195,10 +196,12 @@ p2b() { # control for p2: same board and sessions, 1 paint/s (the cost of 10,000
     --sessions 10000 --painters 1 --scenario uniform --zoom 4 --paint-rate 1 --duration 10 --warmup 1
 }
 
-p3_point() { # kind rate sessions
-  if [ "$1" = tessera ]; then
-    run p3 "tessera rate=$2 sessions=$3" tessera \
-      "TESSERA__BOARDS__0__WIDTH=1000 TESSERA__BOARDS__0__HEIGHT=1000 $HI_LIMIT" -- \
+p3_point() { # kind rate sessions; kind tessera-wbN: server.whole_board_ticks = N
+  if [[ "$1" == tessera* ]]; then
+    local wb=""
+    [[ "$1" == tessera-wb* ]] && wb="TESSERA__SERVER__WHOLE_BOARD_TICKS=${1#tessera-wb}"
+    run p3 "$1 rate=$2 sessions=$3" tessera \
+      "TESSERA__BOARDS__0__WIDTH=1000 TESSERA__BOARDS__0__HEIGHT=1000 $HI_LIMIT $wb" -- \
       --sessions "$3" --painters 20 --scenario overview --paint-rate "$2" --duration 10 --warmup 3
   else
     run p3 "limit-server rate=$2 sessions=$3" limit 20 -- --protocol raw --board-width 1000 --board-height 1000 \

@@ -56,6 +56,8 @@ pub struct ServerSettings {
     /// Arbiters for tile actors; already resolved from 0 to the core count.
     pub tile_arbiters: usize,
     pub tick: Duration,
+    /// Sessions viewing a whole board get its updates every this many ticks (1 = every tick).
+    pub whole_board_ticks: u32,
     /// How often each board's overview pyramid takes in the tiles that changed.
     pub overview_refresh: Duration,
 }
@@ -101,6 +103,7 @@ struct RawServer {
     workers: usize,
     tile_arbiters: usize,
     tick_ms: u64,
+    whole_board_ticks: u32,
     overview_refresh_ms: u64,
 }
 
@@ -248,6 +251,12 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
     let workers = in_range("server.workers", raw.server.workers, 0, 256)?;
     let tile_arbiters = in_range("server.tile_arbiters", raw.server.tile_arbiters, 0, 256)?;
     let tick_ms = in_range("server.tick_ms", raw.server.tick_ms, 1, 1000)?;
+    let whole_board_ticks = in_range(
+        "server.whole_board_ticks",
+        raw.server.whole_board_ticks,
+        1,
+        50,
+    )?;
     let overview_refresh_ms = in_range(
         "server.overview_refresh_ms",
         raw.server.overview_refresh_ms,
@@ -263,6 +272,7 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
             tile_arbiters
         },
         tick: Duration::from_millis(tick_ms),
+        whole_board_ticks,
         overview_refresh: Duration::from_millis(overview_refresh_ms),
     };
 
@@ -478,6 +488,25 @@ mod tests {
         for (name, value, key) in cases {
             let err = load_with(&[], &[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(key), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn whole_board_ticks_default_to_every_tick_and_are_bounded() {
+        let s = load_with(&[], &[]).unwrap();
+        assert_eq!(s.server.whole_board_ticks, 1);
+        let s = load_with(&[], &[("TESSERA__SERVER__WHOLE_BOARD_TICKS", "2")]).unwrap();
+        assert_eq!(s.server.whole_board_ticks, 2);
+        for value in ["0", "51"] {
+            let err = load_with(&[], &[("TESSERA__SERVER__WHOLE_BOARD_TICKS", value)])
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "setting `server.whole_board_ticks` = {value} is invalid: must be between 1 and 50"
+                )
+            );
         }
     }
 

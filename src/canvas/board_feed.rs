@@ -38,6 +38,9 @@ pub struct BoardFeed {
     /// Tile actors, row-major by `BoardGeometry::tile_index`.
     tiles: Vec<Addr<Tile>>,
     clock: TickClock,
+    /// Forwards only the ticks whose number is a multiple of this (`server.whole_board_ticks`);
+    /// the tiles' batches wait in the inbox until then.
+    ticks_per_frame: u64,
     /// Woken after each forwarded tick, so members write the feed's frame at once.
     schedule: Arc<WriteSchedule>,
     /// Where the tiles queue their states and batches for the feed.
@@ -67,18 +70,21 @@ impl BoardFeed {
         tiles: Vec<Addr<Tile>>,
         clock: TickClock,
         schedule: Arc<WriteSchedule>,
+        ticks_per_frame: u32,
     ) -> Self {
         let n = tiles.len();
+        let ticks_per_frame = u64::from(ticks_per_frame.max(1));
         Self {
             board,
             geometry,
             tiles,
             clock,
+            ticks_per_frame,
             schedule,
             // Each tile queues at most one batch a tick (two in the tick of the final snapshot)
-            // and its state once: room for four ticks of every tile changing before a stalled feed
-            // restarts.
-            inbox: FrameQueue::new(4 * n + 64),
+            // and its state once: room for the ticks held back and three more of every tile
+            // changing before a stalled feed restarts.
+            inbox: FrameQueue::new((ticks_per_frame as usize + 3) * n + 64),
             epoch: 0,
             mirror: Vec::new(),
             missing: n,
@@ -109,10 +115,18 @@ impl BoardFeed {
         self.subscribe_all();
     }
 
-    /// One tick: applies what the tiles queued to the mirror and forwards the tick's updates as
-    /// one shared frame, then wakes the sessions to write it.
+    /// One tick: applies what the tiles queued to the mirror and forwards the updates as one
+    /// shared frame, then wakes the sessions to write it. Of every `ticks_per_frame` ticks, only
+    /// one forwards, with the updates of all of them; the others leave them in the inbox. The
+    /// mirror advances only with what is forwarded, so a session admitted in between gets states
+    /// that the held-back updates continue.
     fn tick(&mut self) {
-        self.forward_tick();
+        // Numbered by the boundary after now: the tick's end and its fallback, both within the
+        // tick, agree on it.
+        let (next, _) = self.clock.next_tile_tick(Instant::now());
+        if next % self.ticks_per_frame == 0 {
+            self.forward_tick();
+        }
         // Every enlisted session, not only members: the barrier hands the end of a tick to the
         // feeds (when there are any) so that it comes after their frames.
         self.schedule.wake_enlisted();

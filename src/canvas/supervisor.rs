@@ -257,8 +257,16 @@ fn start_boards(
             next_arbiter += 1;
             let tiles = tiles.iter().map(|tile| tile.addr.clone()).collect();
             let schedule = Arc::clone(barrier.schedule());
+            let ticks_per_frame = settings.server.whole_board_ticks;
             BoardFeed::start_in_arbiter(arbiter, move |_| {
-                BoardFeed::new(board_index, geometry, tiles, clock, schedule)
+                BoardFeed::new(
+                    board_index,
+                    geometry,
+                    tiles,
+                    clock,
+                    schedule,
+                    ticks_per_frame,
+                )
             })
         });
         let journal = Journal::open(&store.journal_dir(), geometry, clock.commit_schedule())

@@ -138,3 +138,55 @@ async fn moving_into_and_out_of_the_whole_board_view_stays_consistent() {
     assert_eq!(viewer.pixel_at(251, 251, 64), Some(31));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn whole_board_viewers_get_a_frame_every_whole_board_ticks_with_every_paint() {
+    // Arrange: whole-board frames every 10 ticks of 20 ms; paints keep coming for ~30 ticks.
+    let extra = format!("{SMALL_BOARD}[server]\nwhole_board_ticks = 10\n");
+    let (app, _dir) = spawn_app(&extra).await;
+    let mut early = app.connect().await;
+    early.view(0, 0, 256, 256).await;
+    early.wait_for_tiles(TILES).await;
+    let frames_before = early.frames_received;
+    let mut painter = app.connect().await;
+    let mut late = None;
+
+    // Act: a paint every 20 ms over all the tiles; a second viewer joins halfway.
+    let total = 30u32;
+    for seq in 0..total {
+        painter
+            .paint(seq, (seq * 37) % 256, (seq * 101) % 256, 5)
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if seq == total / 2 {
+            let mut v = app.connect().await;
+            v.view(0, 0, 256, 256).await;
+            late = Some(v);
+        }
+    }
+    for seq in 0..total {
+        assert_eq!(painter.result_for(seq).await, PaintOutcome::Accepted);
+    }
+
+    // Assert: both end with every paint, each update continuing the version held (the client
+    // fails the test on a gap or a duplicate). The early viewer's paints came in a few frames:
+    // at every tick they would have taken one frame each, about 30. A slow machine can only
+    // merge more of them, never split them.
+    let mut late = late.expect("joined");
+    for v in [&mut early, &mut late] {
+        v.until("every paint", |c| {
+            c.tiles.len() == TILES
+                && c.tiles.values().map(|t| t.version).sum::<u64>() == u64::from(total)
+        })
+        .await;
+        for seq in 0..total {
+            assert_eq!(v.pixel_at((seq * 37) % 256, (seq * 101) % 256, 64), Some(5));
+        }
+    }
+    let update_frames = early.frames_received - frames_before;
+    assert!(
+        update_frames <= 10,
+        "{update_frames} frames carried 30 paints made over 30 ticks: whole-board frames should come every 10 ticks"
+    );
+    app.stop().await;
+}
