@@ -41,6 +41,8 @@ pub struct BoardFeed {
     /// Forwards only the ticks whose number is a multiple of this (`server.whole_board_ticks`);
     /// the tiles' batches wait in the inbox until then.
     ticks_per_frame: u64,
+    /// The last multiple of `ticks_per_frame` forwarded.
+    last_due: u64,
     /// Woken after each forwarded tick, so members write the feed's frame at once.
     schedule: Arc<WriteSchedule>,
     /// Where the tiles queue their states and batches for the feed.
@@ -80,11 +82,12 @@ impl BoardFeed {
             tiles,
             clock,
             ticks_per_frame,
+            last_due: 0,
             schedule,
             // Each tile queues at most one batch a tick (two in the tick of the final snapshot)
-            // and its state once: room for the ticks held back and three more of every tile
-            // changing before a stalled feed restarts.
-            inbox: FrameQueue::new((ticks_per_frame as usize + 3) * n + 64),
+            // and its state once: room for twice the ticks held back (a late call can hold them
+            // longer) and four more of every tile changing before a stalled feed restarts.
+            inbox: FrameQueue::new((2 * ticks_per_frame as usize + 4) * n + 64),
             epoch: 0,
             mirror: Vec::new(),
             missing: n,
@@ -123,8 +126,12 @@ impl BoardFeed {
     fn tick(&mut self) {
         // Numbered by the boundary after now: the tick's end and its fallback, both within the
         // tick, agree on it.
+        // A late call can see the tick after a multiple: it still forwards, once, rather than
+        // holding the updates another `ticks_per_frame` ticks.
         let (next, _) = self.clock.next_tile_tick(Instant::now());
-        if next % self.ticks_per_frame == 0 {
+        let due = next / self.ticks_per_frame * self.ticks_per_frame;
+        if next % self.ticks_per_frame == 0 || due > self.last_due {
+            self.last_due = due;
             self.forward_tick();
         }
         // Every enlisted session, not only members: the barrier hands the end of a tick to the

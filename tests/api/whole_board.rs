@@ -153,6 +153,7 @@ async fn whole_board_viewers_get_a_frame_every_whole_board_ticks_with_every_pain
 
     // Act: a paint every 20 ms over all the tiles; a second viewer joins halfway.
     let total = 30u32;
+    let started = std::time::Instant::now();
     for seq in 0..total {
         painter
             .paint(seq, (seq * 37) % 256, (seq * 101) % 256, 5)
@@ -164,14 +165,14 @@ async fn whole_board_viewers_get_a_frame_every_whole_board_ticks_with_every_pain
             late = Some(v);
         }
     }
+    let painting = started.elapsed();
     for seq in 0..total {
         assert_eq!(painter.result_for(seq).await, PaintOutcome::Accepted);
     }
 
     // Assert: both end with every paint, each update continuing the version held (the client
-    // fails the test on a gap or a duplicate). The early viewer's paints came in a few frames:
-    // at every tick they would have taken one frame each, about 30. A slow machine can only
-    // merge more of them, never split them.
+    // fails the test on a gap or a duplicate). The early viewer's paints came in a frame every
+    // 200 ms or so of painting: at every tick they would have taken one frame each, about 30.
     let mut late = late.expect("joined");
     for v in [&mut early, &mut late] {
         v.until("every paint", |c| {
@@ -184,9 +185,10 @@ async fn whole_board_viewers_get_a_frame_every_whole_board_ticks_with_every_pain
         }
     }
     let update_frames = early.frames_received - frames_before;
+    let bound = painting.as_millis() as usize / 200 + 3;
     assert!(
-        update_frames <= 10,
-        "{update_frames} frames carried 30 paints made over 30 ticks: whole-board frames should come every 10 ticks"
+        update_frames <= bound,
+        "{update_frames} frames carried 30 paints made in {painting:?}: whole-board frames should come every 10 ticks (at most {bound})"
     );
     app.stop().await;
 }
