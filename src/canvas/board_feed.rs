@@ -126,11 +126,8 @@ impl BoardFeed {
     fn tick(&mut self) {
         // Numbered by the boundary after now: the tick's end and its fallback, both within the
         // tick, agree on it.
-        // A late call can see the tick after a multiple: it still forwards, once, rather than
-        // holding the updates another `ticks_per_frame` ticks.
         let (next, _) = self.clock.next_tile_tick(Instant::now());
-        let due = next / self.ticks_per_frame * self.ticks_per_frame;
-        if next % self.ticks_per_frame == 0 || due > self.last_due {
+        if let Some(due) = forward_due(next, self.ticks_per_frame, self.last_due) {
             self.last_due = due;
             self.forward_tick();
         }
@@ -290,6 +287,15 @@ impl Handler<Unsubscribe> for BoardFeed {
     }
 }
 
+/// Whether the call in the tick before boundary `next` forwards, and if so the multiple of
+/// `ticks_per_frame` it forwards for. Every call in a multiple's tick forwards (the second takes
+/// batches that came late); a late call that sees the tick after a multiple it missed still
+/// forwards, once, rather than holding the updates another `ticks_per_frame` ticks.
+fn forward_due(next: u64, ticks_per_frame: u64, last_due: u64) -> Option<u64> {
+    let due = next / ticks_per_frame * ticks_per_frame;
+    (next.is_multiple_of(ticks_per_frame) || due > last_due).then_some(due)
+}
+
 /// One tick's updates as one frame: the lone update as it is, several copied together once.
 fn concat(updates: Vec<Bytes>) -> Option<Bytes> {
     if updates.len() <= 1 {
@@ -300,4 +306,37 @@ fn concat(updates: Vec<Bytes>) -> Option<Bytes> {
         out.extend_from_slice(bytes);
     }
     Some(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forward_due;
+
+    #[test]
+    fn every_tick_forwards_at_one_tick_per_frame() {
+        for next in [1, 2, 2, 3, 7] {
+            assert_eq!(forward_due(next, 1, next), Some(next));
+        }
+    }
+
+    #[test]
+    fn multiples_forward_and_a_missed_one_forwards_once_late() {
+        let n = 3;
+        assert_eq!(forward_due(6, n, 3), Some(6), "a multiple forwards");
+        assert_eq!(
+            forward_due(6, n, 6),
+            Some(6),
+            "so does a second call in its tick"
+        );
+        assert_eq!(forward_due(7, n, 6), None, "the ticks after it hold back");
+        assert_eq!(forward_due(8, n, 6), None);
+        assert_eq!(
+            forward_due(10, n, 6),
+            Some(9),
+            "9 was missed: forwarded late, once"
+        );
+        assert_eq!(forward_due(10, n, 9), None);
+        assert_eq!(forward_due(11, n, 9), None);
+        assert_eq!(forward_due(12, n, 9), Some(12));
+    }
 }
