@@ -29,17 +29,6 @@ pub struct Outbox {
     closed: bool,
 }
 
-impl std::fmt::Debug for Outbox {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbox")
-            .field("replies", &self.replies.len())
-            .field("acks", &self.acks)
-            .field("unseen_since", &self.unseen_since)
-            .field("closed", &self.closed)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Outbox {
     pub fn new(is_durable: Box<IsDurable>) -> Self {
         Self {

@@ -533,11 +533,11 @@ impl Viewer {
         }
     }
 
-    /// Asks for the cache line of the record of the tile `message` updates, ahead of its turn. Each of those loads misses the caches
-    /// once a thousand viewers hold 256 records each, and taken one per update, between the long
-    /// accounting of its pixels, they were half of the generator's time at 8,000 paints/s
-    /// (BENCHMARKS.md, overview capacity). Issued a few updates ahead, the miss overlaps the
-    /// accounting of the updates before it.
+    /// Asks for the cache line of the record of the tile `message` updates, ahead of its turn.
+    /// Each of those loads misses the caches once a thousand viewers hold 256 records each, and
+    /// taken one per update, between the long accounting of its pixels, they were half of the
+    /// generator's time at 8,000 paints/s (BENCHMARKS.md, overview capacity). Issued a few
+    /// updates ahead, the miss overlaps the accounting of the updates before it.
     fn prefetch_record<E>(&self, message: &Result<ServerMessageView<'_>, E>) {
         let g = self.ctx.board.geometry;
         if let Ok(ServerMessageView::TileUpdate(update)) = message
