@@ -23,8 +23,10 @@ const MIN_PIXEL_CHANGE: usize = 3;
 pub enum ServerMessageView<'a> {
     TileState(TileStateView<'a>),
     TileUpdate(TileUpdateView<'a>),
-    /// `Welcome`, `PaintResult` or `Error`: small, and decoded as usual.
-    Other(ServerMessage),
+    /// `Welcome`, `PaintResult` or `Error`: decoded as usual, and boxed, because
+    /// every view of a frame is moved a few times on its way to the reader, and a `Welcome`
+    /// inline would make each of them 88 bytes instead of 56.
+    Other(Box<ServerMessage>),
 }
 
 /// A [`TileState`](super::TileState) whose pixels stay in the frame.
@@ -79,7 +81,7 @@ impl ServerMessageView<'_> {
                 version: u.version,
                 changes: u.changes.collect(),
             }),
-            ServerMessageView::Other(m) => m,
+            ServerMessageView::Other(m) => *m,
         }
     }
 }
@@ -166,10 +168,23 @@ fn read_tile_update(mut at: Cursor<'_>) -> Read<'_> {
         .filter(|&c| c <= at.0.len() / MIN_PIXEL_CHANGE)
         .ok_or_else(malformed)?;
     let records = at.0;
-    for _ in 0..left {
-        at.pixel_change().ok_or_else(malformed)?;
-    }
-    let used = records.len() - at.0.len();
+    // On tiles of up to 250 pixels every change is three bytes (two one-byte offsets, then the
+    // colour): checking the two offset bytes of each triple is enough, where a full walk would
+    // decode every change once here and again when it is iterated. By induction over the
+    // triples, when every offset byte is a one-byte varint the walk would end at the same place.
+    let short = &records[..left * MIN_PIXEL_CHANGE];
+    let used = if short
+        .chunks_exact(MIN_PIXEL_CHANGE)
+        .all(|c| c[0] <= MAX_ONE_BYTE && c[1] <= MAX_ONE_BYTE)
+    {
+        short.len()
+    } else {
+        for _ in 0..left {
+            at.pixel_change().ok_or_else(malformed)?;
+        }
+        records.len() - at.0.len()
+    };
+    at.0 = &records[used..];
     let update = TileUpdateView {
         board,
         tx,
@@ -215,7 +230,7 @@ fn read_tile_state(mut at: Cursor<'_>) -> Read<'_> {
 
 fn read_other(bytes: &[u8]) -> Read<'_> {
     let (message, used) = decode_one(bytes)?;
-    Ok((ServerMessageView::Other(message), &bytes[used..]))
+    Ok((ServerMessageView::Other(Box::new(message)), &bytes[used..]))
 }
 
 /// bincode's varint: a first byte up to 250 is the value; 251, 252 and 253 say that a `u16`, a

@@ -232,7 +232,7 @@ impl Painter {
                     for message in codec::tessera::read(frame) {
                         match message {
                             Ok(ServerMessageView::Other(message)) => {
-                                self.on_message(message, now, &mut h.ack)
+                                self.on_message(*message, now, &mut h.ack)
                             }
                             // Painters have no viewport: tiles do not concern them.
                             Ok(_) => {}

@@ -602,7 +602,9 @@ impl Viewer {
             ServerMessageView::TileUpdate(update) => {
                 burst.tally.unknown += update.changes.len() as u64
             }
-            ServerMessageView::Other(ServerMessage::Error { .. }) => burst.tally.server_errors += 1,
+            ServerMessageView::Other(other) if matches!(*other, ServerMessage::Error { .. }) => {
+                burst.tally.server_errors += 1
+            }
             // Viewers never paint; a tile of another board or a second Welcome changes nothing.
             _ => {}
         }

@@ -39,13 +39,11 @@ pub fn welcome(frame: &[u8]) -> Result<Welcome, String> {
         .next()
         .transpose()
         .map_err(|e| format!("undecodable first frame: {e}"))?;
-    match first {
-        Some(ServerMessageView::Other(ServerMessage::Welcome(w)))
-            if w.protocol_version == protocol::PROTOCOL_VERSION =>
-        {
+    match first.map(ServerMessageView::into_owned) {
+        Some(ServerMessage::Welcome(w)) if w.protocol_version == protocol::PROTOCOL_VERSION => {
             Ok(w)
         }
-        Some(ServerMessageView::Other(ServerMessage::Welcome(w))) => Err(format!(
+        Some(ServerMessage::Welcome(w)) => Err(format!(
             "server speaks protocol version {}, this generator {}",
             w.protocol_version,
             protocol::PROTOCOL_VERSION
