@@ -5,6 +5,7 @@ use tessera::geometry::{BoardGeometry, Rect, Viewport};
 
 use crate::accounting::{SendLog, TileCounts};
 use crate::codec::Codec;
+use crate::frame_memo::FrameMemo;
 use crate::plan::PaintPlan;
 use crate::scenario::Scenario;
 use crate::timeline::RunClock;
@@ -53,6 +54,10 @@ pub struct RunContext {
     pub seed: u64,
     /// Whether viewers keep a bitset of received paints to count duplicates.
     pub dup_check: bool,
+    /// Where viewers that receive the same frames share their identification: whole-board
+    /// viewers (`overview`, and every viewer of the raw protocol). Others get frames of their
+    /// own and identify them alone.
+    pub memo: Option<FrameMemo>,
 }
 
 impl RunContext {

@@ -36,6 +36,8 @@ mod accounting;
 mod cli;
 mod codec;
 mod context;
+mod frame_memo;
+mod identify;
 mod latency;
 mod painter;
 mod plan;

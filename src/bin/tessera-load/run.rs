@@ -16,6 +16,7 @@ use crate::accounting::{SendLog, TileCounts};
 use crate::cli::{Args, RAW_TICK_MS};
 use crate::codec::Codec;
 use crate::context::{BoardSpec, PanTiming, RunContext};
+use crate::frame_memo::FrameMemo;
 use crate::latency;
 use crate::painter::{self, PainterCounts, PainterTask, REJECT_REASONS};
 use crate::plan::PaintPlan;
@@ -97,6 +98,8 @@ pub async fn run(args: &Args, painter_runtime: Handle) -> anyhow::Result<Report>
         }),
         seed: args.seed,
         dup_check,
+        memo: (args.protocol == Codec::Raw || args.scenario == ScenarioKind::Overview)
+            .then(FrameMemo::default),
     });
 
     // Painters first, so they never lose a connection slot to the viewers. They run from the

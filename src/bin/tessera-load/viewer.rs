@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tessera::geometry::Rect;
-use tessera::protocol::{ServerMessage, ServerMessageView};
 use tokio::sync::{mpsc, watch};
 
 use crate::accounting::{Delivery, SeenSet, StableIntervals, classify};
 use crate::codec::{self, Codec};
 use crate::context::RunContext;
+use crate::identify::{Identified, Item, Sent};
 use crate::latency::{self, Histograms};
-use crate::plan::Pixel;
 use crate::rng::{self, Rng};
 use crate::tile_table::TileTable;
 use crate::timeline::Timeline;
@@ -140,7 +139,7 @@ pub async fn run(task: ViewerTask) {
         unready: 0,
         timeline: None,
         frames: Vec::with_capacity(BURST_MAX),
-        pixels: Vec::new(),
+        scratch: Identified::default(),
     };
     if viewer.start(first).await {
         viewer.read(&mut timeline).await;
@@ -221,9 +220,10 @@ struct Viewer {
     timeline: Option<Timeline>,
     pan: Option<Pan>,
     keepalive_at: Option<u64>,
-    /// Reused buffers: the frames of one burst, the records of one raw frame.
+    /// Reused buffers: the frames of one burst, the identification of a frame nobody else
+    /// receives.
     frames: Vec<Bytes>,
-    pixels: Vec<Pixel>,
+    scratch: Identified,
 }
 
 impl Viewer {
@@ -498,118 +498,78 @@ impl Viewer {
             burst.tally.window_frames += 1;
             burst.tally.window_bytes += frame.len() as u64;
         }
-        match self.ctx.codec {
-            Codec::Tessera => {
-                // Each message waits in a ring of `PREFETCH_AHEAD` slots, its tile's record
-                // prefetched as it goes in, and is accounted for as it comes out, in order.
-                let mut ring: [Option<_>; PREFETCH_AHEAD] = std::array::from_fn(|_| None);
-                let mut read = 0;
-                for message in codec::tessera::read(frame) {
-                    self.prefetch_record(&message);
-                    if let Some(due) = ring[read % PREFETCH_AHEAD].replace(message) {
-                        self.on_read(due, burst);
-                    }
-                    read += 1;
-                }
-                for i in read..read + PREFETCH_AHEAD {
-                    if let Some(due) = ring[i % PREFETCH_AHEAD].take() {
-                        self.on_read(due, burst);
-                    }
-                }
-            }
-            Codec::Raw => {
-                let mut pixels = std::mem::take(&mut self.pixels);
-                pixels.clear();
-                if !codec::raw::decode(frame, &mut pixels) {
-                    burst.tally.bad_frames += 1;
-                }
-                for &px in &pixels {
-                    let Some(tile) = self.ctx.tile_of(px.x, px.y) else {
-                        burst.tally.unknown += 1;
-                        continue;
-                    };
-                    let stable = self.tiles.get(tile as u32).map(|v| &v.stable);
-                    deliver(&self.ctx, &mut self.seen, stable, px, burst);
-                }
-                self.pixels = pixels;
+        let shared = self.ctx.memo.as_ref().map(|memo| {
+            memo.get(frame).unwrap_or_else(|| {
+                let mut identified = Identified::default();
+                identified.read(&self.ctx, frame);
+                memo.insert(frame, identified)
+            })
+        });
+        match shared {
+            Some(memo) => self.apply(&memo.identified, burst),
+            None => {
+                let mut scratch = std::mem::take(&mut self.scratch);
+                scratch.read(&self.ctx, frame);
+                self.apply(&scratch, burst);
+                self.scratch = scratch;
             }
         }
     }
 
-    /// Asks for the cache line of the record of the tile `message` updates, ahead of its turn.
+    /// Applies an identified frame to this viewer: its tile versions, its duplicates, whether it
+    /// was counted for each paint, and the latencies.
+    fn apply(&mut self, identified: &Identified, burst: &mut Burst) {
+        let items = &identified.items;
+        for (i, item) in items.iter().enumerate() {
+            self.prefetch_record(items.get(i + PREFETCH_AHEAD));
+            match item {
+                Item::Tile {
+                    tile,
+                    versions,
+                    paints,
+                } => {
+                    let stable = match tile.and_then(|t| self.tiles.get_mut(t)) {
+                        Some(view) => {
+                            // A tile left behind by a move may still get updates that were in
+                            // flight; it holds no copy to check them against.
+                            if let Some((base, version)) = *versions
+                                && view.phase != Phase::Gone
+                            {
+                                if view.version != Some(base) {
+                                    burst.tally.version_gaps += 1;
+                                }
+                                view.version = Some(version);
+                            }
+                            Some(&view.stable)
+                        }
+                        None => None,
+                    };
+                    for paint in &identified.paints[paints.clone()] {
+                        match *paint {
+                            Some(sent) => account(&self.ctx, &mut self.seen, stable, sent, burst),
+                            None => burst.tally.unknown += 1,
+                        }
+                    }
+                }
+                Item::State { tile, version } => self.on_state(*tile, *version, burst),
+                Item::ServerError => burst.tally.server_errors += 1,
+                Item::Bad => burst.tally.bad_frames += 1,
+            }
+        }
+    }
+
+    /// Asks for the cache line of the record of the tile `item` is about, ahead of its turn.
     /// Each of those loads misses the caches once a thousand viewers hold 256 records each, and
     /// taken one per update, between the long accounting of its pixels, they were half of the
     /// generator's time at 8,000 paints/s (BENCHMARKS.md, overview capacity). Issued a few
-    /// updates ahead, the miss overlaps the accounting of the updates before it.
-    fn prefetch_record<E>(&self, message: &Result<ServerMessageView<'_>, E>) {
-        let g = self.ctx.board.geometry;
-        if let Ok(ServerMessageView::TileUpdate(update)) = message
-            && let Some(tile) = g.tile(u32::from(update.tx), u32::from(update.ty))
-            && let Some(view) = self.tiles.get(g.tile_index(tile) as u32)
+    /// items ahead, the miss overlaps the accounting of the items before it.
+    fn prefetch_record(&self, item: Option<&Item>) {
+        if let Some(Item::Tile {
+            tile: Some(tile), ..
+        }) = item
+            && let Some(view) = self.tiles.get(*tile)
         {
             prefetch(view);
-        }
-    }
-
-    fn on_read<E>(&mut self, read: Result<ServerMessageView<'_>, E>, burst: &mut Burst) {
-        match read {
-            Ok(message) => self.on_message(message, burst),
-            Err(_) => burst.tally.bad_frames += 1,
-        }
-    }
-
-    fn on_message(&mut self, message: ServerMessageView<'_>, burst: &mut Burst) {
-        let g = self.ctx.board.geometry;
-        let board = self.ctx.board.index;
-        match message {
-            ServerMessageView::TileState(state) if state.board == board => {
-                if let Some(tile) = g.tile(u32::from(state.tx), u32::from(state.ty)) {
-                    self.on_state(g.tile_index(tile) as u32, state.version, burst);
-                }
-            }
-            ServerMessageView::TileUpdate(update) if update.board == board => {
-                let Some(tile) = g.tile(u32::from(update.tx), u32::from(update.ty)) else {
-                    burst.tally.unknown += update.changes.len() as u64;
-                    return;
-                };
-                // One lookup per update, however many pixels it changes.
-                let stable = match self.tiles.get_mut(g.tile_index(tile) as u32) {
-                    Some(view) => {
-                        // A tile left behind by a move may still get updates that were in
-                        // flight; it holds no copy to check them against.
-                        if view.phase != Phase::Gone {
-                            if view.version != Some(update.base_version) {
-                                burst.tally.version_gaps += 1;
-                            }
-                            view.version = Some(update.version);
-                        }
-                        Some(&view.stable)
-                    }
-                    None => None,
-                };
-                let rect = g.tile_rect(tile);
-                for change in update.changes {
-                    let (dx, dy) = (u32::from(change.dx), u32::from(change.dy));
-                    if dx >= rect.width || dy >= rect.height {
-                        burst.tally.unknown += 1;
-                        continue;
-                    }
-                    let px = Pixel {
-                        x: rect.x + dx,
-                        y: rect.y + dy,
-                        color: change.color,
-                    };
-                    deliver(&self.ctx, &mut self.seen, stable, px, burst);
-                }
-            }
-            ServerMessageView::TileUpdate(update) => {
-                burst.tally.unknown += update.changes.len() as u64
-            }
-            ServerMessageView::Other(other) if matches!(*other, ServerMessage::Error { .. }) => {
-                burst.tally.server_errors += 1
-            }
-            // Viewers never paint; a tile of another board or a second Welcome changes nothing.
-            _ => {}
         }
     }
 
@@ -659,39 +619,27 @@ struct Burst<'a> {
     histograms: &'a mut Histograms,
 }
 
-/// Accounts for one painted pixel received in a tile whose stable intervals are `stable`.
-fn deliver(
+/// Accounts for one paint received in a tile whose stable intervals are `stable`.
+fn account(
     ctx: &RunContext,
     seen: &mut SeenSet,
     stable: Option<&StableIntervals>,
-    px: Pixel,
+    sent: Sent,
     burst: &mut Burst,
 ) {
-    let Some(seq) = ctx
-        .plan
-        .identify(px.x, px.y, px.color)
-        .filter(|&s| s < ctx.total)
-    else {
-        burst.tally.unknown += 1;
-        return;
-    };
-    let Some((sent, generation)) = ctx.sends.get(seq) else {
-        burst.tally.unknown += 1;
-        return;
-    };
-    let delivery = classify(seen, stable, seq, generation);
+    let delivery = classify(seen, stable, sent.seq, sent.generation);
     if delivery != Delivery::Duplicate && burst.in_window {
         burst.tally.window_deliveries += 1;
     }
     match delivery {
         Delivery::Duplicate => burst.tally.duplicates += 1,
-        _ if !ctx.is_measured(seq) => burst.tally.warmup += 1,
+        _ if !ctx.is_measured(sent.seq) => burst.tally.warmup += 1,
         Delivery::Stable => {
             burst.tally.received += 1;
             burst
                 .histograms
                 .delivery
-                .saturating_record(burst.now.saturating_sub(sent) / 1_000);
+                .saturating_record(burst.now.saturating_sub(sent.sent_ns) / 1_000);
         }
         Delivery::Transitional => burst.tally.transitional += 1,
     }

@@ -15,19 +15,19 @@ pub fn encode_paint(px: Pixel) -> Bytes {
     Bytes::copy_from_slice(&record)
 }
 
-/// Appends every whole record of `frame` to `out`; false if bytes were left over (a bad frame).
-pub fn decode(frame: &[u8], out: &mut Vec<Pixel>) -> bool {
+/// Every whole record of `frame`, and whether that is all of it (false: a bad frame).
+pub fn records(frame: &[u8]) -> (impl Iterator<Item = Pixel> + '_, bool) {
     let records = frame.chunks_exact(RECORD_LEN);
     let whole = records.remainder().is_empty();
-    out.extend(records.map(|r| {
+    let pixels = records.map(|r| {
         let word = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
         Pixel {
             x: word(0),
             y: word(4),
             color: r[8],
         }
-    }));
-    whole
+    });
+    (pixels, whole)
 }
 
 #[cfg(test)]
@@ -47,14 +47,11 @@ mod tests {
             color: 0,
         };
         let frame = [encode_paint(a), encode_paint(b)].concat();
-        let mut out = Vec::new();
-        assert!(decode(&frame, &mut out));
-        assert_eq!(out, vec![a, b]);
-        out.clear();
-        assert!(
-            !decode(&frame[..10], &mut out),
-            "a partial record is a bad frame"
-        );
-        assert_eq!(out, vec![a]);
+        let (pixels, whole) = records(&frame);
+        assert!(whole);
+        assert_eq!(pixels.collect::<Vec<_>>(), vec![a, b]);
+        let (pixels, whole) = records(&frame[..10]);
+        assert!(!whole, "a partial record is a bad frame");
+        assert_eq!(pixels.collect::<Vec<_>>(), vec![a]);
     }
 }
