@@ -56,8 +56,11 @@ pub struct ServerSettings {
     /// Arbiters for tile actors; already resolved from 0 to the core count.
     pub tile_arbiters: usize,
     pub tick: Duration,
-    /// Sessions viewing a whole board get its updates every this many ticks (1 = every tick).
+    /// The most ticks a whole-board viewer waits for a frame (1 = every tick, always).
     pub whole_board_ticks: u32,
+    /// Whole-board frames a second per board at one frame a tick, past which the feed forwards
+    /// every few ticks (up to `whole_board_ticks`); 0 = always `whole_board_ticks`.
+    pub whole_board_frames_per_s: u64,
     /// How often each board's overview pyramid takes in the tiles that changed.
     pub overview_refresh: Duration,
 }
@@ -104,6 +107,7 @@ struct RawServer {
     tile_arbiters: usize,
     tick_ms: u64,
     whole_board_ticks: u32,
+    whole_board_frames_per_s: u64,
     overview_refresh_ms: u64,
 }
 
@@ -257,6 +261,12 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
         1,
         50,
     )?;
+    let whole_board_frames_per_s = in_range(
+        "server.whole_board_frames_per_s",
+        raw.server.whole_board_frames_per_s,
+        0,
+        100_000_000,
+    )?;
     let overview_refresh_ms = in_range(
         "server.overview_refresh_ms",
         raw.server.overview_refresh_ms,
@@ -273,6 +283,7 @@ fn validate(raw: Raw) -> Result<Settings, SettingsError> {
         },
         tick: Duration::from_millis(tick_ms),
         whole_board_ticks,
+        whole_board_frames_per_s,
         overview_refresh: Duration::from_millis(overview_refresh_ms),
     };
 
@@ -492,11 +503,25 @@ mod tests {
     }
 
     #[test]
-    fn whole_board_ticks_default_to_every_tick_and_are_bounded() {
+    fn whole_board_cadence_defaults_to_two_ticks_past_25000_frames_and_is_bounded() {
         let s = load_with(&[], &[]).unwrap();
-        assert_eq!(s.server.whole_board_ticks, 1);
-        let s = load_with(&[], &[("TESSERA__SERVER__WHOLE_BOARD_TICKS", "2")]).unwrap();
         assert_eq!(s.server.whole_board_ticks, 2);
+        assert_eq!(s.server.whole_board_frames_per_s, 25_000);
+        let s = load_with(
+            &[],
+            &[
+                ("TESSERA__SERVER__WHOLE_BOARD_TICKS", "1"),
+                ("TESSERA__SERVER__WHOLE_BOARD_FRAMES_PER_S", "0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.server.whole_board_ticks,
+                s.server.whole_board_frames_per_s
+            ),
+            (1, 0)
+        );
         for value in ["0", "51"] {
             let err = load_with(&[], &[("TESSERA__SERVER__WHOLE_BOARD_TICKS", value)])
                 .unwrap_err()
@@ -508,6 +533,16 @@ mod tests {
                 )
             );
         }
+        let err = load_with(
+            &[],
+            &[("TESSERA__SERVER__WHOLE_BOARD_FRAMES_PER_S", "100000001")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "setting `server.whole_board_frames_per_s` = 100000001 is invalid: must be between 0 and 100000000"
+        );
     }
 
     #[test]

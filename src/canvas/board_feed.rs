@@ -38,10 +38,9 @@ pub struct BoardFeed {
     /// Tile actors, row-major by `BoardGeometry::tile_index`.
     tiles: Vec<Addr<Tile>>,
     clock: TickClock,
-    /// Forwards only the ticks whose number is a multiple of this (`server.whole_board_ticks`);
-    /// the tiles' batches wait in the inbox until then.
-    ticks_per_frame: u64,
-    /// The last multiple of `ticks_per_frame` forwarded.
+    /// How many ticks' updates each forwarded frame carries, by the number of members.
+    cadence: Cadence,
+    /// The last tick forwarded: a multiple of the ticks per frame in force then.
     last_due: u64,
     /// Woken after each forwarded tick, so members write the feed's frame at once.
     schedule: Arc<WriteSchedule>,
@@ -72,22 +71,21 @@ impl BoardFeed {
         tiles: Vec<Addr<Tile>>,
         clock: TickClock,
         schedule: Arc<WriteSchedule>,
-        ticks_per_frame: u32,
+        cadence: Cadence,
     ) -> Self {
         let n = tiles.len();
-        let ticks_per_frame = u64::from(ticks_per_frame.max(1));
         Self {
             board,
             geometry,
             tiles,
             clock,
-            ticks_per_frame,
             last_due: 0,
             schedule,
             // Each tile queues at most one batch a tick (two in the tick of the final snapshot)
             // and its state once: room for twice the ticks held back (a late call can hold them
             // longer) and four more of every tile changing before a stalled feed restarts.
-            inbox: FrameQueue::new((2 * ticks_per_frame as usize + 4) * n + 64),
+            inbox: FrameQueue::new((2 * cadence.max_ticks as usize + 4) * n + 64),
+            cadence,
             epoch: 0,
             mirror: Vec::new(),
             missing: n,
@@ -119,7 +117,7 @@ impl BoardFeed {
     }
 
     /// One tick: applies what the tiles queued to the mirror and forwards the updates as one
-    /// shared frame, then wakes the sessions to write it. Of every `ticks_per_frame` ticks, only
+    /// shared frame, then wakes the sessions to write it. Of every N ticks (`Cadence`), only
     /// one forwards, with the updates of all of them; the others leave them in the inbox. The
     /// mirror advances only with what is forwarded, so a session admitted in between gets states
     /// that the held-back updates continue.
@@ -127,7 +125,8 @@ impl BoardFeed {
         // Numbered by the boundary after now: the tick's end and its fallback, both within the
         // tick, agree on it.
         let (next, _) = self.clock.next_tile_tick(Instant::now());
-        if let Some(due) = forward_due(next, self.ticks_per_frame, self.last_due) {
+        let ticks_per_frame = self.cadence.ticks_per_frame(self.members.len());
+        if let Some(due) = forward_due(next, ticks_per_frame, self.last_due) {
             self.last_due = due;
             self.forward_tick();
         }
@@ -287,6 +286,42 @@ impl Handler<Unsubscribe> for BoardFeed {
     }
 }
 
+/// How often the feed forwards: every tick while its members are few, every few ticks when a
+/// frame a tick each would exceed the budget. The server's cost follows frames (BENCHMARKS.md:
+/// on two cores, a frame costs about the same whatever it carries), so past the budget it is
+/// the members' latency that gives, by up to `max_ticks - 1` ticks, not every session's.
+#[derive(Debug, Clone, Copy)]
+pub struct Cadence {
+    /// `server.whole_board_ticks`: the most ticks a frame carries.
+    pub max_ticks: u64,
+    /// `server.whole_board_frames_per_s`; 0 = no budget, always `max_ticks`.
+    frames_per_s: u64,
+    tick: std::time::Duration,
+}
+
+impl Cadence {
+    pub fn new(max_ticks: u32, frames_per_s: u64, tick: std::time::Duration) -> Self {
+        Self {
+            max_ticks: u64::from(max_ticks.max(1)),
+            frames_per_s,
+            tick,
+        }
+    }
+
+    /// Ticks per forwarded frame with `members` whole-board viewers: the fewest that keep their
+    /// frames within the budget, between 1 and `max_ticks`.
+    pub fn ticks_per_frame(&self, members: usize) -> u64 {
+        if self.frames_per_s == 0 {
+            return self.max_ticks;
+        }
+        // members / (N x tick) <= frames_per_s, in nanoseconds.
+        let demand = members as u128 * 1_000_000_000;
+        let per_tick = self.tick.as_nanos().max(1) * u128::from(self.frames_per_s);
+        let needed = demand.div_ceil(per_tick);
+        needed.clamp(1, u128::from(self.max_ticks)) as u64
+    }
+}
+
 /// Whether the call in the tick before boundary `next` forwards, and if so the multiple of
 /// `ticks_per_frame` it forwards for. Every call in a multiple's tick forwards (the second takes
 /// batches that came late); a late call that sees the tick after a multiple it missed still
@@ -310,7 +345,48 @@ fn concat(updates: Vec<Bytes>) -> Option<Bytes> {
 
 #[cfg(test)]
 mod tests {
-    use super::forward_due;
+    use std::time::Duration;
+
+    use super::{Cadence, forward_due};
+
+    #[test]
+    fn the_cadence_slows_only_past_the_frame_budget_and_never_past_its_most_ticks() {
+        // 50 ticks a second, 25,000 frames a second: 500 members at one frame a tick.
+        let cadence = Cadence::new(3, 25_000, Duration::from_millis(20));
+        for (members, ticks) in [(0, 1), (1, 1), (500, 1), (501, 2), (1_000, 2), (1_001, 3)] {
+            assert_eq!(cadence.ticks_per_frame(members), ticks, "{members} members");
+        }
+        assert_eq!(cadence.ticks_per_frame(1_000_000), 3, "capped");
+        let fixed = Cadence::new(4, 0, Duration::from_millis(20));
+        assert_eq!(
+            (fixed.ticks_per_frame(0), fixed.ticks_per_frame(10_000)),
+            (4, 4),
+            "no budget: always the most ticks"
+        );
+        let every_tick = Cadence::new(1, 1, Duration::from_millis(20));
+        assert_eq!(every_tick.ticks_per_frame(10_000), 1);
+    }
+
+    #[test]
+    fn a_changing_cadence_forwards_each_tick_once_and_holds_none_back_past_its_multiple() {
+        // 1 tick a frame until tick 10, then 2 (members joined), then 1 again from tick 15.
+        let mut last_due = 0;
+        let mut forwarded = Vec::new();
+        for next in 1..=20 {
+            let n = if (10..15).contains(&next) { 2 } else { 1 };
+            if let Some(due) = forward_due(next, n, last_due) {
+                assert!(due > last_due || due == next, "tick {next} forwarded again");
+                last_due = due;
+                forwarded.push(next);
+            }
+        }
+        assert_eq!(
+            forwarded,
+            [
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 18, 19, 20
+            ]
+        );
+    }
 
     #[test]
     fn every_tick_forwards_at_one_tick_per_frame() {

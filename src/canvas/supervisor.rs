@@ -10,7 +10,7 @@ use actix::prelude::*;
 use super::Canvas;
 use super::arbiter_tick::ArbiterTick;
 use super::board::Board;
-use super::board_feed::BoardFeed;
+use super::board_feed::{BoardFeed, Cadence};
 use super::clock::TickClock;
 use super::gather::gather;
 use super::overview::{Overview, TilePatch};
@@ -257,16 +257,13 @@ fn start_boards(
             next_arbiter += 1;
             let tiles = tiles.iter().map(|tile| tile.addr.clone()).collect();
             let schedule = Arc::clone(barrier.schedule());
-            let ticks_per_frame = settings.server.whole_board_ticks;
+            let cadence = Cadence::new(
+                settings.server.whole_board_ticks,
+                settings.server.whole_board_frames_per_s,
+                settings.server.tick,
+            );
             BoardFeed::start_in_arbiter(arbiter, move |_| {
-                BoardFeed::new(
-                    board_index,
-                    geometry,
-                    tiles,
-                    clock,
-                    schedule,
-                    ticks_per_frame,
-                )
+                BoardFeed::new(board_index, geometry, tiles, clock, schedule, cadence)
             })
         });
         let journal = Journal::open(&store.journal_dir(), geometry, clock.commit_schedule())

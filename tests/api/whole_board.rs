@@ -141,17 +141,59 @@ async fn moving_into_and_out_of_the_whole_board_view_stays_consistent() {
 
 #[tokio::test]
 async fn whole_board_viewers_get_a_frame_every_whole_board_ticks_with_every_paint() {
-    // Arrange: whole-board frames every 10 ticks of 20 ms; paints keep coming for ~30 ticks.
-    let extra = format!("{SMALL_BOARD}[server]\nwhole_board_ticks = 10\n");
+    // Whole-board frames every 10 ticks of 20 ms, whatever the number of viewers (no budget).
+    let extra =
+        format!("{SMALL_BOARD}[server]\nwhole_board_ticks = 10\nwhole_board_frames_per_s = 0\n");
     let (app, _dir) = spawn_app(&extra).await;
-    let mut early = app.connect().await;
-    early.view(0, 0, 256, 256).await;
-    early.wait_for_tiles(TILES).await;
-    let frames_before = early.frames_received;
+    let (frames, painting) = paint_for_30_ticks(&app, 1).await;
+    // At every tick the early viewer would have taken one frame each, about 30.
+    let bound = painting.as_millis() as usize / 200 + 3;
+    assert!(
+        frames[0] <= bound,
+        "{} frames carried 30 paints made in {painting:?}: whole-board frames should come every 10 ticks (at most {bound})",
+        frames[0]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn many_whole_board_viewers_get_frames_every_few_ticks_within_the_frame_budget() {
+    // A budget of 50 frames a second: one viewer gets every tick (50 a second), ten viewers
+    // would take 500, so the feed forwards every 10 ticks (the most allowed).
+    let extra =
+        format!("{SMALL_BOARD}[server]\nwhole_board_ticks = 10\nwhole_board_frames_per_s = 50\n");
+    let (app, _dir) = spawn_app(&extra).await;
+    let (frames, painting) = paint_for_30_ticks(&app, 10).await;
+    let bound = painting.as_millis() as usize / 200 + 3;
+    for (i, n) in frames.iter().enumerate() {
+        assert!(
+            *n <= bound,
+            "viewer {i}: {n} frames carried 30 paints made in {painting:?}: ten whole-board viewers over a budget of 50 frames a second should get a frame every 10 ticks (at most {bound})"
+        );
+    }
+    app.stop().await;
+}
+
+/// `viewers` whole-board viewers, then a paint every 20 ms over all the tiles for about 30 ticks,
+/// with one more viewer joining halfway. Asserts that every viewer (the late one too) ends with
+/// every paint, each update continuing the version held (the client fails the test on a gap or
+/// a duplicate). Returns the update frames each of the first viewers took, and how long the
+/// painting lasted.
+async fn paint_for_30_ticks(
+    app: &crate::helpers::TestApp,
+    viewers: usize,
+) -> (Vec<usize>, std::time::Duration) {
+    let mut early = Vec::new();
+    for _ in 0..viewers {
+        let mut v = app.connect().await;
+        v.view(0, 0, 256, 256).await;
+        v.wait_for_tiles(TILES).await;
+        early.push(v);
+    }
+    let frames_before: Vec<usize> = early.iter().map(|v| v.frames_received).collect();
     let mut painter = app.connect().await;
     let mut late = None;
 
-    // Act: a paint every 20 ms over all the tiles; a second viewer joins halfway.
     let total = 30u32;
     let started = std::time::Instant::now();
     for seq in 0..total {
@@ -170,11 +212,8 @@ async fn whole_board_viewers_get_a_frame_every_whole_board_ticks_with_every_pain
         assert_eq!(painter.result_for(seq).await, PaintOutcome::Accepted);
     }
 
-    // Assert: both end with every paint, each update continuing the version held (the client
-    // fails the test on a gap or a duplicate). The early viewer's paints came in a frame every
-    // 200 ms or so of painting: at every tick they would have taken one frame each, about 30.
     let mut late = late.expect("joined");
-    for v in [&mut early, &mut late] {
+    for v in early.iter_mut().chain([&mut late]) {
         v.until("every paint", |c| {
             c.tiles.len() == TILES
                 && c.tiles.values().map(|t| t.version).sum::<u64>() == u64::from(total)
@@ -184,11 +223,10 @@ async fn whole_board_viewers_get_a_frame_every_whole_board_ticks_with_every_pain
             assert_eq!(v.pixel_at((seq * 37) % 256, (seq * 101) % 256, 64), Some(5));
         }
     }
-    let update_frames = early.frames_received - frames_before;
-    let bound = painting.as_millis() as usize / 200 + 3;
-    assert!(
-        update_frames <= bound,
-        "{update_frames} frames carried 30 paints made in {painting:?}: whole-board frames should come every 10 ticks (at most {bound})"
-    );
-    app.stop().await;
+    let frames = early
+        .iter()
+        .zip(frames_before)
+        .map(|(v, before)| v.frames_received - before)
+        .collect();
+    (frames, painting)
 }
