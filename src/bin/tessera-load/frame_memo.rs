@@ -8,6 +8,13 @@
 //! (BENCHMARKS.md, "frames identified once"). A viewer that finds its frame here, compared byte
 //! for byte, applies the shared identification to its own state instead; one that does not
 //! identifies the frame itself and leaves it here for the others.
+//!
+//! A viewer that fell behind may get several ticks in one message (tessera merges a lagging
+//! session's frames; limit-server's are separate messages). Such a message starts with the
+//! bytes of a kept frame, and since a kept frame is whole messages, what follows it starts at a
+//! message too: the viewer applies the longest kept frame it starts with and looks up the rest
+//! the same way. Without that, an overloaded generator identified every merged message alone,
+//! fell further behind, and got more of them (BENCHMARKS.md, same section).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -28,6 +35,13 @@ pub struct Memo {
     pub identified: Identified,
 }
 
+impl Memo {
+    /// How many bytes of a message this identification covers.
+    pub fn covers(&self) -> usize {
+        self.frame.len()
+    }
+}
+
 #[derive(Default)]
 pub struct FrameMemo {
     /// Newest first.
@@ -35,25 +49,31 @@ pub struct FrameMemo {
 }
 
 impl FrameMemo {
-    /// The identification of a frame of exactly these bytes, if one is kept.
-    pub fn get(&self, frame: &[u8]) -> Option<Arc<Memo>> {
+    /// The longest kept frame that `bytes` starts with (all of it, when it is one frame).
+    pub fn longest_prefix(&self, bytes: &[u8]) -> Option<Arc<Memo>> {
         self.recent
             .lock()
             .iter()
-            .find(|memo| memo.frame[..] == *frame)
+            .filter(|memo| bytes.starts_with(&memo.frame))
+            .max_by_key(|memo| memo.frame.len())
             .cloned()
     }
 
     /// Keeps `identified` as the identification of `frame` (copied: the received buffer it
-    /// lies in may be much larger), dropping the oldest beyond `KEPT`.
+    /// lies in may be much larger), dropping the oldest beyond `KEPT`. Only a non-empty frame of
+    /// whole messages is kept, so that a kept frame always ends where a message does (and a
+    /// lookup always moves on); others are only wrapped.
     pub fn insert(&self, frame: &[u8], identified: Identified) -> Arc<Memo> {
+        let keep = !frame.is_empty() && identified.is_whole();
         let memo = Arc::new(Memo {
             frame: Bytes::copy_from_slice(frame),
             identified,
         });
-        let mut recent = self.recent.lock();
-        recent.push_front(Arc::clone(&memo));
-        recent.truncate(KEPT);
+        if keep {
+            let mut recent = self.recent.lock();
+            recent.push_front(Arc::clone(&memo));
+            recent.truncate(KEPT);
+        }
         memo
     }
 }
@@ -71,14 +91,30 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_is_found_only_by_its_exact_bytes() {
+    fn a_message_is_found_by_the_longest_kept_frame_it_starts_with() {
         let memo = FrameMemo::default();
         memo.insert(b"abc", identified(1));
-        memo.insert(b"abd", identified(2));
-        assert_eq!(memo.get(b"abc").unwrap().identified, identified(1));
-        assert_eq!(memo.get(b"abd").unwrap().identified, identified(2));
-        assert!(memo.get(b"ab").is_none(), "a prefix is another frame");
-        assert!(memo.get(b"abcd").is_none());
+        memo.insert(b"abcde", identified(2));
+        memo.insert(b"xyz", identified(3));
+        let found = |bytes: &[u8]| memo.longest_prefix(bytes).map(|m| m.identified.clone());
+        assert_eq!(found(b"abc"), Some(identified(1)));
+        assert_eq!(found(b"abcdexyz"), Some(identified(2)), "the longest");
+        assert_eq!(found(b"abcd"), Some(identified(1)));
+        assert_eq!(found(b"ab"), None, "a frame longer than the message");
+        assert_eq!(found(b"zabc"), None, "only at the start");
+    }
+
+    #[test]
+    fn empty_frames_and_frames_with_bad_bytes_are_not_kept() {
+        let memo = FrameMemo::default();
+        let bad = Identified {
+            items: vec![Item::Bad],
+            paints: Vec::new(),
+        };
+        assert_eq!(memo.insert(b"abc", bad.clone()).identified, bad);
+        memo.insert(b"", identified(1));
+        assert!(memo.longest_prefix(b"abc").is_none());
+        assert!(memo.longest_prefix(b"").is_none());
     }
 
     #[test]
@@ -87,12 +123,10 @@ mod tests {
         for i in 0..=KEPT as u32 {
             memo.insert(&i.to_le_bytes(), identified(i));
         }
-        assert!(memo.get(&0u32.to_le_bytes()).is_none(), "the oldest went");
+        let found = |i: u32| memo.longest_prefix(&i.to_le_bytes());
+        assert!(found(0).is_none(), "the oldest went");
         for i in 1..=KEPT as u32 {
-            assert_eq!(
-                memo.get(&i.to_le_bytes()).unwrap().identified,
-                identified(i)
-            );
+            assert_eq!(found(i).unwrap().identified, identified(i));
         }
     }
 }

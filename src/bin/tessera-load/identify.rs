@@ -52,6 +52,11 @@ pub struct Identified {
 }
 
 impl Identified {
+    /// Whether every byte read was a whole message (no `Bad` item).
+    pub fn is_whole(&self) -> bool {
+        !self.items.contains(&Item::Bad)
+    }
+
     pub fn clear(&mut self) {
         self.items.clear();
         self.paints.clear();
@@ -380,5 +385,54 @@ mod tests {
         identified.read(&ctx, &frame);
         assert_eq!(identified.paints, vec![sent(1)]);
         assert_eq!(identified.items.len(), 1);
+    }
+
+    /// What a viewer does with each item, paints resolved: equal for a merged message and for
+    /// its frames taken in turn.
+    fn flattened(identified: &Identified) -> Vec<(Item, Vec<Option<Sent>>)> {
+        identified
+            .items
+            .iter()
+            .map(|item| match item {
+                Item::Tile { paints, .. } => {
+                    let mut item = item.clone();
+                    if let Item::Tile { paints: p, .. } = &mut item {
+                        *p = 0..0;
+                    }
+                    (item, identified.paints[paints.clone()].to_vec())
+                }
+                other => (other.clone(), Vec::new()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_merged_message_identifies_as_its_frames_in_turn() {
+        let ctx = context(Codec::Tessera);
+        let frame = |seqs: &[u64]| {
+            let mut out = Vec::new();
+            for &seq in seqs {
+                let (tx, ty, change) = locate(ctx.plan.paint(seq));
+                let update = TileUpdate {
+                    board: 0,
+                    tx,
+                    ty,
+                    base_version: seq,
+                    version: seq + 1,
+                    changes: vec![change],
+                };
+                encode_server_into(&ServerMessage::TileUpdate(update), &mut out);
+            }
+            out
+        };
+        let (a, b) = (frame(&[1, 2, 3]), frame(&[4, 60]));
+        let read = |bytes: &[u8]| {
+            let mut identified = Identified::default();
+            identified.read(&ctx, bytes);
+            flattened(&identified)
+        };
+        let merged = read(&[a.clone(), b.clone()].concat());
+        assert_eq!(merged, [read(&a), read(&b)].concat());
+        assert_eq!(merged.len(), 5);
     }
 }

@@ -498,21 +498,36 @@ impl Viewer {
             burst.tally.window_frames += 1;
             burst.tally.window_bytes += frame.len() as u64;
         }
-        let shared = self.ctx.memo.as_ref().map(|memo| {
-            memo.get(frame).unwrap_or_else(|| {
+        if self.ctx.memo.is_none() {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.read(&self.ctx, frame);
+            self.apply(&scratch, burst);
+            self.scratch = scratch;
+            return;
+        }
+        // Kept frames, longest first, for as long as the message goes on with one; whatever is
+        // left is identified here (and kept for the others when it is the whole message).
+        let mut at = 0;
+        while at < frame.len() {
+            let rest = &frame[at..];
+            let memo = self.ctx.memo.as_ref().expect("checked above");
+            if let Some(found) = memo.longest_prefix(rest) {
+                self.apply(&found.identified, burst);
+                at += found.covers();
+                continue;
+            }
+            if at == 0 {
                 let mut identified = Identified::default();
-                identified.read(&self.ctx, frame);
-                memo.insert(frame, identified)
-            })
-        });
-        match shared {
-            Some(memo) => self.apply(&memo.identified, burst),
-            None => {
+                identified.read(&self.ctx, rest);
+                let kept = memo.insert(rest, identified);
+                self.apply(&kept.identified, burst);
+            } else {
                 let mut scratch = std::mem::take(&mut self.scratch);
-                scratch.read(&self.ctx, frame);
+                scratch.read(&self.ctx, rest);
                 self.apply(&scratch, burst);
                 self.scratch = scratch;
             }
+            break;
         }
     }
 
