@@ -499,36 +499,36 @@ impl Viewer {
             burst.tally.window_bytes += frame.len() as u64;
         }
         if self.ctx.memo.is_none() {
-            let mut scratch = std::mem::take(&mut self.scratch);
-            scratch.read(&self.ctx, frame);
-            self.apply(&scratch, burst);
-            self.scratch = scratch;
-            return;
+            return self.identify_alone(frame, burst);
         }
-        // Kept frames, longest first, for as long as the message goes on with one; whatever is
-        // left is identified here (and kept for the others when it is the whole message).
+        // Kept frames, longest first, for as long as the message goes on with one. A message
+        // that starts with none is identified here and kept for the others; the rest of one
+        // that went on with none is this viewer's alone.
         let mut at = 0;
         while at < frame.len() {
             let rest = &frame[at..];
             let memo = self.ctx.memo.as_ref().expect("checked above");
-            if let Some(found) = memo.longest_prefix(rest) {
-                self.apply(&found.identified, burst);
-                at += found.covers();
-                continue;
-            }
-            if at == 0 {
-                let mut identified = Identified::default();
-                identified.read(&self.ctx, rest);
-                let kept = memo.insert(rest, identified);
-                self.apply(&kept.identified, burst);
-            } else {
-                let mut scratch = std::mem::take(&mut self.scratch);
-                scratch.read(&self.ctx, rest);
-                self.apply(&scratch, burst);
-                self.scratch = scratch;
-            }
-            break;
+            let found = memo.longest_prefix(rest).or_else(|| {
+                (at == 0).then(|| {
+                    let mut identified = Identified::default();
+                    identified.read(&self.ctx, rest);
+                    memo.insert(rest, identified)
+                })
+            });
+            let Some(found) = found else {
+                return self.identify_alone(rest, burst);
+            };
+            self.apply(&found.identified, burst);
+            at += found.covers();
         }
+    }
+
+    /// Identifies `bytes` without the memo, and applies them.
+    fn identify_alone(&mut self, bytes: &[u8], burst: &mut Burst) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.read(&self.ctx, bytes);
+        self.apply(&scratch, burst);
+        self.scratch = scratch;
     }
 
     /// Applies an identified frame to this viewer: its tile versions, its duplicates, whether it
