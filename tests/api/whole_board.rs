@@ -142,33 +142,31 @@ async fn moving_into_and_out_of_the_whole_board_view_stays_consistent() {
 #[tokio::test]
 async fn whole_board_viewers_get_a_frame_every_whole_board_ticks_with_every_paint() {
     // Whole-board frames every 10 ticks of 20 ms, whatever the number of viewers (no budget).
-    let extra =
-        format!("{SMALL_BOARD}[server]\nwhole_board_ticks = 10\nwhole_board_frames_per_s = 0\n");
-    let (app, _dir) = spawn_app(&extra).await;
-    let (frames, painting) = paint_for_30_ticks(&app, 1).await;
-    // At every tick the early viewer would have taken one frame each, about 30.
-    let bound = painting.as_millis() as usize / 200 + 3;
-    assert!(
-        frames[0] <= bound,
-        "{} frames carried 30 paints made in {painting:?}: whole-board frames should come every 10 ticks (at most {bound})",
-        frames[0]
-    );
-    app.stop().await;
+    a_frame_every_10_ticks("whole_board_ticks = 10\nwhole_board_frames_per_s = 0\n", 1).await;
 }
 
 #[tokio::test]
 async fn many_whole_board_viewers_get_frames_every_few_ticks_within_the_frame_budget() {
     // A budget of 50 frames a second: one viewer gets every tick (50 a second), ten viewers
     // would take 500, so the feed forwards every 10 ticks (the most allowed).
-    let extra =
-        format!("{SMALL_BOARD}[server]\nwhole_board_ticks = 10\nwhole_board_frames_per_s = 50\n");
-    let (app, _dir) = spawn_app(&extra).await;
-    let (frames, painting) = paint_for_30_ticks(&app, 10).await;
+    a_frame_every_10_ticks(
+        "whole_board_ticks = 10\nwhole_board_frames_per_s = 50\n",
+        10,
+    )
+    .await;
+}
+
+/// With `server` settings, `viewers` whole-board viewers each take at most a frame every 10
+/// ticks of 20 ms, give or take three, while they get every paint (at every tick they would
+/// take one frame each, about 30).
+async fn a_frame_every_10_ticks(server: &str, viewers: usize) {
+    let (app, _dir) = spawn_app(&format!("{SMALL_BOARD}[server]\n{server}")).await;
+    let (frames, painting) = paint_for_30_ticks(&app, viewers).await;
     let bound = painting.as_millis() as usize / 200 + 3;
     for (i, n) in frames.iter().enumerate() {
         assert!(
             *n <= bound,
-            "viewer {i}: {n} frames carried 30 paints made in {painting:?}: ten whole-board viewers over a budget of 50 frames a second should get a frame every 10 ticks (at most {bound})"
+            "viewer {i}: {n} frames carried 30 paints made in {painting:?}: whole-board frames should come every 10 ticks (at most {bound})"
         );
     }
     app.stop().await;
