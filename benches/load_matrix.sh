@@ -9,7 +9,8 @@
 #        p6 overrides: P6_SESSIONS, P6_RATES, P6_SCENARIOS (lists), P6_READY (--ready-timeout)
 #        p3 ladder overrides: P3_NS="250 500 ..." (sessions to try), P3_LO (largest known pass)
 #        p3pts: P3_POINTS="tessera:8000:1000 limit:8000:1250 ..." (kind:rate:sessions), REPEAT rounds;
-#        kind tessera-wb2 runs the server with server.whole_board_ticks = 2
+#        kind tessera-wb2 runs the server with server.whole_board_ticks = 2; kind tessera-b runs
+#        TESSERA_BIN_B (another build, recorded as TESSERA_COMMIT_B) for interleaved A/B points
 # Env:   OUT_DIR (default /tmp/e2e), WSPROBE (default ../shared/tools/wsprobe, built there),
 #        REPEAT (runs per point where a median is wanted, default 3),
 #        TESSERA_BIN (the server binary, default target/release/tessera: another build for A/B runs),
@@ -198,9 +199,13 @@ p2b() { # control for p2: same board and sessions, 1 paint/s (the cost of 10,000
 
 p3_point() { # kind rate sessions; kind tessera-wbN: server.whole_board_ticks = N
   if [[ "$1" == tessera* ]]; then
-    local wb=""
+    local wb="" server=$SERVER commit=$COMMIT
     [[ "$1" == tessera-wb* ]] && wb="TESSERA__SERVER__WHOLE_BOARD_TICKS=${1#tessera-wb}"
-    run p3 "$1 rate=$2 sessions=$3" tessera \
+    if [ "$1" = tessera-b ]; then
+      server=${TESSERA_BIN_B:?kind tessera-b needs TESSERA_BIN_B}
+      commit=${TESSERA_COMMIT_B:?kind tessera-b needs TESSERA_COMMIT_B}
+    fi
+    SERVER=$server COMMIT=$commit run p3 "$1 rate=$2 sessions=$3" tessera \
       "TESSERA__BOARDS__0__WIDTH=1000 TESSERA__BOARDS__0__HEIGHT=1000 $HI_LIMIT $wb" -- \
       --sessions "$3" --painters 20 --scenario overview --paint-rate "$2" --duration 10 --warmup 3
   else
