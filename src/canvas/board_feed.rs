@@ -38,15 +38,10 @@ pub struct BoardFeed {
     /// Tile actors, row-major by `BoardGeometry::tile_index`.
     tiles: Vec<Addr<Tile>>,
     clock: TickClock,
-    /// How many ticks each member's frame carries, by the number of members.
+    /// How many ticks' updates each forwarded frame carries, by the number of members.
     cadence: Cadence,
-    /// Forwarded batches so far: the position in `recent` up to which a member has its updates.
-    forwarded: u64,
-    /// The last batches forwarded, each tick's updates as one frame, numbered by `forwarded`:
-    /// every batch some member has not been sent yet.
-    recent: VecDeque<(u64, Bytes)>,
-    /// Members admitted so far; each member's number spreads the members over the ticks.
-    admitted: u64,
+    /// The last tick forwarded: a multiple of the ticks per frame in force then.
+    last_due: u64,
     /// Woken after each forwarded tick, so members write the feed's frame at once.
     schedule: Arc<WriteSchedule>,
     /// Where the tiles queue their states and batches for the feed.
@@ -57,7 +52,7 @@ pub struct BoardFeed {
     mirror: Vec<Option<TileBuffer>>,
     /// Tiles whose state has not arrived yet.
     missing: usize,
-    members: HashMap<SessionId, Member>,
+    members: HashMap<SessionId, Subscription>,
     /// Sessions that joined while the mirror was incomplete; admitted once it is.
     waiting: HashMap<SessionId, Subscription>,
 }
@@ -84,14 +79,12 @@ impl BoardFeed {
             geometry,
             tiles,
             clock,
-            forwarded: 0,
-            recent: VecDeque::new(),
-            admitted: 0,
+            last_due: 0,
             schedule,
             // Each tile queues at most one batch a tick (two in the tick of the final snapshot)
-            // and its state once, and every call drains it: room for two ticks (a late call) and
-            // four more of every tile changing before a stalled feed restarts.
-            inbox: FrameQueue::new(6 * n + 64),
+            // and its state once: room for twice the ticks held back (a late call can hold them
+            // longer) and four more of every tile changing before a stalled feed restarts.
+            inbox: FrameQueue::new((2 * cadence.max_ticks as usize + 4) * n + 64),
             cadence,
             epoch: 0,
             mirror: Vec::new(),
@@ -119,33 +112,36 @@ impl BoardFeed {
     /// Only a stalled feed (its inbox overflowed) or a bug (a version gap) brings this about.
     fn restart(&mut self, reason: &str) {
         tracing::warn!(board = self.board, reason, "whole-board feed restarting");
-        let members = self.members.drain().map(|(id, m)| (id, m.subscription));
-        self.waiting.extend(members);
-        self.recent.clear();
+        self.waiting.extend(self.members.drain());
         self.subscribe_all();
     }
 
-    /// One tick: applies what the tiles queued to the mirror, keeps the tick's updates as one
-    /// shared frame, and queues for each member whose turn it is everything it has not had yet
-    /// (`Cadence`, `member_due`), then wakes the sessions to write it. Members take turns: with
-    /// N ticks a frame, a member gets a frame every N ticks, and each tick a different N-th of
-    /// the members gets one, so the writes (a system call per member) are spread over the ticks
-    /// instead of falling in one burst every N ticks.
+    /// One tick: applies what the tiles queued to the mirror and forwards the updates as one
+    /// shared frame, then wakes the sessions to write it. Of every N ticks (`Cadence`), only
+    /// one forwards, with the updates of all of them; the others leave them in the inbox. The
+    /// mirror advances only with what is forwarded, so a session admitted in between gets states
+    /// that the held-back updates continue.
     fn tick(&mut self) {
         // Numbered by the boundary after now: the tick's end and its fallback, both within the
         // tick, agree on it.
         let (next, _) = self.clock.next_tile_tick(Instant::now());
-        self.forward_tick(next);
+        let ticks_per_frame = self.cadence.ticks_per_frame(self.members.len());
+        if let Some(due) = forward_due(next, ticks_per_frame, self.last_due) {
+            self.last_due = due;
+            self.forward_tick();
+        }
         // Every enlisted session, not only members: the barrier hands the end of a tick to the
         // feeds (when there are any) so that it comes after their frames.
         self.schedule.wake_enlisted();
     }
 
-    fn forward_tick(&mut self, tick: u64) {
+    fn forward_tick(&mut self) {
         let mut frames = VecDeque::new();
         if self.inbox.drain_into(&mut frames) {
             return self.restart("its inbox overflowed");
         }
+        // With no member the tick only advances the mirror: nothing to forward.
+        let forward = !self.members.is_empty();
         let mut updates = Vec::new();
         for frame in frames {
             let FrameSource::Tile(coord) = frame.source else {
@@ -155,64 +151,21 @@ impl BoardFeed {
                 continue;
             }
             match self.apply(coord, &frame.bytes) {
-                Ok(Applied::Update) => updates.push(frame.bytes),
-                Ok(Applied::State) => {}
+                Ok(Applied::Update) if forward => updates.push(frame.bytes),
+                Ok(_) => {}
                 Err(reason) => return self.restart(&reason),
             }
         }
-        // With no member the tick only advances the mirror: nothing to keep.
-        if self.members.is_empty() {
-            updates.clear();
+        if let Some(shared) = concat(updates) {
+            for member in self.members.values() {
+                // A full queue marks the session for resync, which rejoins the feed.
+                member.queue.push(self.frame(member.epoch, shared.clone()));
+            }
         }
-        if let Some(batch) = concat(updates) {
-            self.forwarded += 1;
-            self.recent.push_back((self.forwarded, batch));
-        }
-        self.send_due(tick);
         if self.missing == 0 && !self.waiting.is_empty() {
             for (session, member) in std::mem::take(&mut self.waiting) {
-                self.admit(session, member, tick);
+                self.admit(session, member);
             }
-        }
-    }
-
-    /// Queues each due member's updates since its last frame, one shared frame per distinct
-    /// starting point (members of one turn share it), and forgets the batches every member has.
-    fn send_due(&mut self, tick: u64) {
-        let ticks_per_frame = self.cadence.ticks_per_frame(self.members.len());
-        let mut made: Vec<(u64, Bytes)> = Vec::new();
-        let mut oldest_needed = self.forwarded;
-        for member in self.members.values_mut() {
-            if member.sent < self.forwarded
-                && member_due(tick, ticks_per_frame, member.number, member.last_tick)
-            {
-                let shared = match made.iter().find(|(from, _)| *from == member.sent) {
-                    Some((_, bytes)) => bytes.clone(),
-                    None => {
-                        let since = self.recent.iter().filter(|(n, _)| *n > member.sent);
-                        let bytes = concat(since.map(|(_, b)| b.clone()).collect())
-                            .expect("a member behind `forwarded` has a batch to get");
-                        made.push((member.sent, bytes.clone()));
-                        bytes
-                    }
-                };
-                // A full queue marks the session for resync, which rejoins the feed.
-                let epoch = member.subscription.epoch;
-                member
-                    .subscription
-                    .queue
-                    .push(feed_frame(self.board, epoch, shared));
-                member.sent = self.forwarded;
-                member.last_tick = tick;
-            }
-            oldest_needed = oldest_needed.min(member.sent);
-        }
-        while self
-            .recent
-            .front()
-            .is_some_and(|(n, _)| *n <= oldest_needed)
-        {
-            self.recent.pop_front();
         }
     }
 
@@ -248,26 +201,26 @@ impl BoardFeed {
         }
     }
 
-    /// Queues every tile's state for a session, then makes it a member: it gets every batch
+    /// Queues every tile's state for a session, then makes it a member: it gets every frame
     /// forwarded from now on, each continuing from these states.
-    fn admit(&mut self, session: SessionId, subscription: Subscription, tick: u64) {
+    fn admit(&mut self, session: SessionId, member: Subscription) {
         for index in 0..self.mirror.len() {
             let state = self.mirror[index]
                 .as_mut()
                 .expect("admitted only once the mirror is complete")
                 .encoded_state();
-            subscription
-                .queue
-                .push(feed_frame(self.board, subscription.epoch, state));
+            member.queue.push(self.frame(member.epoch, state));
         }
-        self.admitted += 1;
-        let member = Member {
-            subscription,
-            number: self.admitted,
-            sent: self.forwarded,
-            last_tick: tick,
-        };
         self.members.insert(session, member);
+    }
+
+    fn frame(&self, epoch: u32, bytes: Bytes) -> QueuedFrame {
+        QueuedFrame {
+            board: self.board,
+            source: FrameSource::Feed,
+            epoch,
+            bytes,
+        }
     }
 
     fn schedule_tick(&self, ctx: &mut Context<Self>) {
@@ -284,17 +237,6 @@ impl BoardFeed {
 enum Applied {
     State,
     Update,
-}
-
-/// A session viewing the whole board.
-struct Member {
-    subscription: Subscription,
-    /// Its place in the order of admission: its turn is `number` modulo the ticks per frame.
-    number: u64,
-    /// The forwarded batches it has been sent: all up to this one (`BoardFeed::forwarded`).
-    sent: u64,
-    /// The tick of its last frame (or of its admission).
-    last_tick: u64,
 }
 
 impl Actor for BoardFeed {
@@ -328,8 +270,7 @@ impl Handler<Subscribe> for BoardFeed {
             epoch: msg.epoch,
         };
         if self.missing == 0 {
-            let (tick, _) = self.clock.next_tile_tick(Instant::now());
-            self.admit(msg.session, member, tick);
+            self.admit(msg.session, member);
         } else {
             self.waiting.insert(msg.session, member);
         }
@@ -381,22 +322,13 @@ impl Cadence {
     }
 }
 
-fn feed_frame(board: u16, epoch: u32, bytes: Bytes) -> QueuedFrame {
-    QueuedFrame {
-        board,
-        source: FrameSource::Feed,
-        epoch,
-        bytes,
-    }
-}
-
-/// Whether a member numbered `number`, last sent a frame in `last_tick`, gets one in `tick` at
-/// `ticks_per_frame`: on its turn (every call in that tick, the second taking batches that came
-/// late), or when it has waited that many ticks since its last (after a missed turn, or when the
-/// cadence changed its turn), so that no member waits longer than the cadence allows.
-fn member_due(tick: u64, ticks_per_frame: u64, number: u64, last_tick: u64) -> bool {
-    tick % ticks_per_frame == number % ticks_per_frame
-        || tick.saturating_sub(last_tick) >= ticks_per_frame
+/// Whether the call in the tick before boundary `next` forwards, and if so the multiple of
+/// `ticks_per_frame` it forwards for. Every call in a multiple's tick forwards (the second takes
+/// batches that came late); a late call that sees the tick after a multiple it missed still
+/// forwards, once, rather than holding the updates another `ticks_per_frame` ticks.
+fn forward_due(next: u64, ticks_per_frame: u64, last_due: u64) -> Option<u64> {
+    let due = next / ticks_per_frame * ticks_per_frame;
+    (next.is_multiple_of(ticks_per_frame) || due > last_due).then_some(due)
 }
 
 /// One tick's updates as one frame: the lone update as it is, several copied together once.
@@ -415,7 +347,7 @@ fn concat(updates: Vec<Bytes>) -> Option<Bytes> {
 mod tests {
     use std::time::Duration;
 
-    use super::{Cadence, member_due};
+    use super::{Cadence, forward_due};
 
     #[test]
     fn the_cadence_slows_only_past_the_frame_budget_and_never_past_its_most_ticks() {
@@ -435,78 +367,51 @@ mod tests {
         assert_eq!(every_tick.ticks_per_frame(10_000), 1);
     }
 
-    /// Runs `member_due` for members 1..=`members` over ticks 1..=20, the cadence by tick, and
-    /// returns the ticks each member got a frame in.
-    fn turns(members: u64, cadence: impl Fn(u64) -> u64) -> Vec<Vec<u64>> {
-        let mut last = vec![0; members as usize];
-        let mut got = vec![Vec::new(); members as usize];
-        for tick in 1..=20 {
-            for (i, last_tick) in last.iter_mut().enumerate() {
-                if member_due(tick, cadence(tick), i as u64 + 1, *last_tick) {
-                    *last_tick = tick;
-                    got[i].push(tick);
-                }
+    #[test]
+    fn a_changing_cadence_forwards_on_its_multiples_and_holds_none_back_past_one() {
+        // 1 tick a frame until tick 10, then 2 (members joined), then 1 again from tick 15.
+        let mut last_due = 0;
+        let mut forwarded = Vec::new();
+        for next in 1..=20 {
+            let n = if (10..15).contains(&next) { 2 } else { 1 };
+            if let Some(due) = forward_due(next, n, last_due) {
+                last_due = due;
+                forwarded.push(next);
             }
         }
-        got
-    }
-
-    #[test]
-    fn at_one_tick_a_frame_every_member_gets_every_tick() {
-        for got in turns(3, |_| 1) {
-            assert_eq!(got, (1..=20).collect::<Vec<_>>());
-        }
-    }
-
-    #[test]
-    fn members_take_turns_so_each_tick_serves_an_even_share() {
-        let got = turns(6, |_| 3);
-        for (i, ticks) in got.iter().enumerate() {
-            let turn = (i as u64 + 1) % 3;
-            let expected: Vec<u64> = (1..=20).filter(|t| t % 3 == turn).collect();
-            assert_eq!(ticks, &expected, "member {}", i + 1);
-        }
-        for tick in 1..=20 {
-            let served = got.iter().filter(|t| t.contains(&tick)).count();
-            assert_eq!(served, 2, "tick {tick}: a third of six members");
-        }
-    }
-
-    #[test]
-    fn a_changing_cadence_never_holds_a_member_longer_than_it_allows() {
-        // Every tick until tick 6, three ticks a frame until tick 14, then two.
-        let cadence = |tick: u64| match tick {
-            ..6 => 1,
-            6..14 => 3,
-            _ => 2,
-        };
-        for (i, ticks) in turns(5, cadence).iter().enumerate() {
-            let mut last = 0;
-            for &tick in ticks {
-                // A wait that began under a slower cadence may end under a faster one.
-                let allowed = (last + 1..=tick).map(cadence).max().unwrap();
-                assert!(tick - last <= allowed, "member {}: {ticks:?}", i + 1);
-                last = tick;
-            }
-            assert!(20 - last < cadence(20), "member {}: {ticks:?}", i + 1);
-        }
-    }
-
-    #[test]
-    fn a_missed_turn_is_served_at_the_next_call_and_a_second_call_in_a_turn_too() {
-        // Member 1 at two ticks a frame: its turns are the odd ticks.
-        assert!(member_due(3, 2, 1, 1), "its turn");
-        assert!(
-            member_due(3, 2, 1, 3),
-            "a second call in its turn (late batches)"
+        assert_eq!(
+            forwarded,
+            [
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 18, 19, 20
+            ]
         );
-        assert!(
-            !member_due(4, 2, 1, 3),
-            "not its turn, not waited long enough"
+    }
+
+    #[test]
+    fn every_tick_forwards_at_one_tick_per_frame() {
+        for next in [1, 2, 2, 3, 7] {
+            assert_eq!(forward_due(next, 1, next), Some(next));
+        }
+    }
+
+    #[test]
+    fn multiples_forward_and_a_missed_one_forwards_once_late() {
+        let n = 3;
+        assert_eq!(forward_due(6, n, 3), Some(6), "a multiple forwards");
+        assert_eq!(
+            forward_due(6, n, 6),
+            Some(6),
+            "so does a second call in its tick"
         );
-        assert!(
-            member_due(6, 2, 1, 3),
-            "turn 5 was missed: served at the next call"
+        assert_eq!(forward_due(7, n, 6), None, "the ticks after it hold back");
+        assert_eq!(forward_due(8, n, 6), None);
+        assert_eq!(
+            forward_due(10, n, 6),
+            Some(9),
+            "9 was missed: forwarded late, once"
         );
+        assert_eq!(forward_due(10, n, 9), None);
+        assert_eq!(forward_due(11, n, 9), None);
+        assert_eq!(forward_due(12, n, 9), Some(12));
     }
 }
