@@ -6,10 +6,13 @@
 //! websocket messages; the session actor is not involved (see `writer.rs`).
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use bytes::Bytes;
+use futures_util::task::{ArcWake, AtomicWaker};
 
 use super::writer::FrameWriter;
 
@@ -18,6 +21,10 @@ pub struct SessionBody {
     welcome: Option<Bytes>,
     /// actix-ws's body: what the actor sends through its `actix_ws::Session`.
     control: BoxBody,
+    /// Whether `control` may have something: it is polled only then (see `ControlWake`).
+    control_wake: Arc<ControlWake>,
+    /// `control_wake` as the waker `control` is polled with.
+    control_waker: Waker,
     writer: FrameWriter,
     /// The writer has ended (the actor stopped): only the control body remains.
     writer_done: bool,
@@ -27,9 +34,16 @@ pub struct SessionBody {
 
 impl SessionBody {
     pub fn new(control: BoxBody, welcome: Bytes, writer: FrameWriter) -> Self {
+        let control_wake = Arc::new(ControlWake {
+            // Polled once at the start, as any stream, to register its waker.
+            woken: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        });
         Self {
             welcome: Some(welcome),
             control,
+            control_waker: futures_util::task::waker(Arc::clone(&control_wake)),
+            control_wake,
             writer,
             writer_done: false,
             payload: None,
@@ -63,9 +77,16 @@ impl MessageBody for SessionBody {
             return Poll::Ready(Some(Ok(this.data(welcome))));
         }
         // The control body first: it ends with the close frame, after which nothing is sent.
-        match Pin::new(&mut this.control).poll_next(cx) {
-            Poll::Pending => {}
-            done_or_bytes => return done_or_bytes,
+        if this.control_wake.take(cx) {
+            let mut control_cx = Context::from_waker(&this.control_waker);
+            match Pin::new(&mut this.control).poll_next(&mut control_cx) {
+                Poll::Pending => {}
+                done_or_bytes => {
+                    // It may hold more: poll it again next time.
+                    this.control_wake.woken.store(true, Ordering::Release);
+                    return done_or_bytes;
+                }
+            }
         }
         if this.writer_done {
             return Poll::Pending;
@@ -79,6 +100,33 @@ impl MessageBody for SessionBody {
             }
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// actix-ws's body is a channel from the actor: it has something only after the actor sent it,
+/// which wakes this. The body is polled for every frame of the tick, twice (header and payload),
+/// and polling the channel through the boxed body each time was about 3% of the server's time
+/// in p2's profile (BENCHMARKS.md); now it is polled only when woken, and until it comes up
+/// empty.
+struct ControlWake {
+    woken: AtomicBool,
+    /// The connection's task, woken in turn.
+    task: AtomicWaker,
+}
+
+impl ControlWake {
+    /// Whether to poll the control body now; registers the connection's waker first, so that
+    /// a wake between this and the poll is not lost.
+    fn take(&self, cx: &Context<'_>) -> bool {
+        self.task.register(cx.waker());
+        self.woken.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl ArcWake for ControlWake {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.woken.store(true, Ordering::Release);
+        this.task.wake();
     }
 }
 
@@ -121,8 +169,21 @@ mod tests {
     use crate::session::outbox::Outbox;
     use crate::session::subscriptions::Subscriptions;
 
-    /// actix-ws's body, as a script of what each poll returns.
-    struct Control(VecDeque<Poll<Option<&'static [u8]>>>);
+    /// actix-ws's body, as a script of what each poll returns. Like its channel, it wakes its
+    /// waker when something comes after a `Pending` (here: at once, if the script goes on).
+    struct Control {
+        script: VecDeque<Poll<Option<&'static [u8]>>>,
+        polls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Control {
+        fn new(script: impl Into<VecDeque<Poll<Option<&'static [u8]>>>>) -> Self {
+            Self {
+                script: script.into(),
+                polls: Arc::default(),
+            }
+        }
+    }
 
     impl MessageBody for Control {
         type Error = std::convert::Infallible;
@@ -133,15 +194,67 @@ mod tests {
 
         fn poll_next(
             self: Pin<&mut Self>,
-            _: &mut Context<'_>,
+            cx: &mut Context<'_>,
         ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-            let next = self
-                .get_mut()
-                .0
-                .pop_front()
-                .expect("polled past the script");
+            let this = self.get_mut();
+            this.polls.fetch_add(1, Ordering::Relaxed);
+            let next = this.script.pop_front().expect("polled past the script");
+            if next.is_pending() && !this.script.is_empty() {
+                cx.waker().wake_by_ref();
+            }
             next.map(|item| item.map(|bytes| Ok(Bytes::from_static(bytes))))
         }
+    }
+
+    fn writer_with_no_frames() -> FrameWriter {
+        let schedule = Arc::new(WriteSchedule::default());
+        FrameWriter::new(
+            FrameQueue::with_schedule(8, Arc::clone(&schedule)),
+            Arc::new(Mutex::new(Subscriptions::default())),
+            Arc::new(Mutex::new(Outbox::new(Box::new(|_| Ok(true))))),
+            WriteSignal::new(schedule),
+        )
+    }
+
+    #[test]
+    fn actix_ws_s_body_is_polled_only_once_it_woke_the_connection() {
+        let control = Control::new([
+            Poll::Pending,
+            Poll::Ready(Some(&b"pong"[..])),
+            Poll::Pending,
+        ]);
+        let polls = Arc::clone(&control.polls);
+        // The script wakes on its first `Pending`, because a pong follows; not on its last.
+        let mut body =
+            SessionBody::new(BoxBody::new(control), Bytes::new(), writer_with_no_frames());
+        let mut cx = Context::from_waker(noop_waker_ref());
+        let mut poll = || {
+            Pin::new(&mut body)
+                .poll_next(&mut cx)
+                .map(|item| item.map(Result::unwrap))
+        };
+        assert!(
+            matches!(poll(), Poll::Ready(Some(_))),
+            "the welcome's header"
+        );
+        assert!(matches!(poll(), Poll::Ready(Some(_))), "its payload");
+        assert!(poll().is_pending());
+        assert_eq!(polls.load(Ordering::Relaxed), 1, "polled once at the start");
+        assert_eq!(
+            poll(),
+            Poll::Ready(Some(Bytes::from_static(b"pong"))),
+            "woken: polled"
+        );
+        assert!(poll().is_pending(), "polled again after something came");
+        assert_eq!(polls.load(Ordering::Relaxed), 3);
+        for _ in 0..5 {
+            assert!(poll().is_pending());
+        }
+        assert_eq!(
+            polls.load(Ordering::Relaxed),
+            3,
+            "not woken since: not polled"
+        );
     }
 
     #[test]
@@ -169,12 +282,12 @@ mod tests {
         });
         schedule.wake_enlisted();
         // actix-ws has a reply ready at once, then nothing, then a close, then it ends.
-        let control = Control(VecDeque::from([
+        let control = Control::new([
             Poll::Ready(Some(&b"reply"[..])),
             Poll::Pending,
             Poll::Ready(Some(&b"close"[..])),
             Poll::Ready(None),
-        ]));
+        ]);
         let mut body = SessionBody::new(
             BoxBody::new(control),
             Bytes::from_static(b"welcome"),
