@@ -104,10 +104,10 @@ impl MessageBody for SessionBody {
 }
 
 /// actix-ws's body is a channel from the actor: it has something only after the actor sent it,
-/// which wakes this. The body is polled for every frame of the tick, twice (header and payload),
-/// and polling the channel through the boxed body each time was about 3% of the server's time
-/// in p2's profile (BENCHMARKS.md); now it is polled only when woken, and until it comes up
-/// empty.
+/// which wakes this. It used to be polled for every frame of the tick (by the poll that takes
+/// the frame's header, and by the last, empty poll of a burst), and polling the channel through
+/// the boxed body each time was about 3% of the server's samples in p2's profile
+/// (BENCHMARKS.md); now it is polled only when woken, and until it comes up empty.
 struct ControlWake {
     woken: AtomicBool,
     /// The connection's task, woken in turn.
