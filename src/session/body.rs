@@ -82,8 +82,7 @@ impl MessageBody for SessionBody {
             match Pin::new(&mut this.control).poll_next(&mut control_cx) {
                 Poll::Pending => {}
                 done_or_bytes => {
-                    // It may hold more: poll it again next time.
-                    this.control_wake.woken.store(true, Ordering::Release);
+                    this.control_wake.poll_again();
                     return done_or_bytes;
                 }
             }
@@ -120,6 +119,11 @@ impl ControlWake {
     fn take(&self, cx: &Context<'_>) -> bool {
         self.task.register(cx.waker());
         self.woken.swap(false, Ordering::AcqRel)
+    }
+
+    /// The control body gave something and may hold more, which no wake would announce.
+    fn poll_again(&self) {
+        self.woken.store(true, Ordering::Release);
     }
 }
 

@@ -402,13 +402,18 @@ mod tests {
             .items
             .iter()
             .map(|item| match item {
-                Item::Tile { paints, .. } => {
-                    let mut item = item.clone();
-                    if let Item::Tile { paints: p, .. } = &mut item {
-                        *p = 0..0;
-                    }
-                    (item, identified.paints[paints.clone()].to_vec())
-                }
+                Item::Tile {
+                    tile,
+                    versions,
+                    paints,
+                } => (
+                    Item::Tile {
+                        tile: *tile,
+                        versions: *versions,
+                        paints: 0..0,
+                    },
+                    identified.paints[paints.clone()].to_vec(),
+                ),
                 other => (other.clone(), Vec::new()),
             })
             .collect()

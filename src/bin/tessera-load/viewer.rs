@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use crate::accounting::{Delivery, SeenSet, StableIntervals, classify};
 use crate::codec::{self, Codec};
 use crate::context::RunContext;
+use crate::frame_memo::Memo;
 use crate::identify::{Identified, Item, Sent};
 use crate::latency::{self, Histograms};
 use crate::rng::{self, Rng};
@@ -498,29 +499,33 @@ impl Viewer {
             burst.tally.window_frames += 1;
             burst.tally.window_bytes += frame.len() as u64;
         }
-        if self.ctx.memo.is_none() {
-            return self.identify_alone(frame, burst);
-        }
         // Kept frames, longest first, for as long as the message goes on with one. A message
         // that starts with none is identified here and kept for the others; the rest of one
-        // that went on with none is this viewer's alone.
+        // that went on with none, and every message of a run without a memo, is this viewer's
+        // alone.
         let mut at = 0;
         while at < frame.len() {
             let rest = &frame[at..];
-            let memo = self.ctx.memo.as_ref().expect("checked above");
-            let found = memo.longest_prefix(rest).or_else(|| {
-                (at == 0).then(|| {
-                    let mut identified = Identified::default();
-                    identified.read(&self.ctx, rest);
-                    memo.insert(rest, identified)
-                })
-            });
-            let Some(found) = found else {
+            let Some(found) = self.shared_identification(rest, at == 0) else {
                 return self.identify_alone(rest, burst);
             };
             self.apply(&found.identified, burst);
             at += found.covers();
         }
+    }
+
+    /// The memo's identification of the longest kept frame `bytes` starts with; failing that,
+    /// when `bytes` is a whole message (`first`), its identification, made here and kept.
+    /// `None` when the run has no memo.
+    fn shared_identification(&self, bytes: &[u8], first: bool) -> Option<Arc<Memo>> {
+        let memo = self.ctx.memo.as_ref()?;
+        memo.longest_prefix(bytes).or_else(|| {
+            first.then(|| {
+                let mut identified = Identified::default();
+                identified.read(&self.ctx, bytes);
+                memo.insert(bytes, identified)
+            })
+        })
     }
 
     /// Identifies `bytes` without the memo, and applies them.
