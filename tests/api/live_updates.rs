@@ -76,6 +76,44 @@ async fn panning_drops_the_old_tile_and_subscribes_the_new_one() {
     app.stop().await;
 }
 
+/// The load generator accepts updates that continue a returning tile's old version until its new
+/// `TileState` (they were in flight when it left), so it cannot tell a server that skipped that
+/// state; this does.
+#[tokio::test]
+async fn a_tile_that_comes_back_into_view_gets_its_state_again_even_if_unpainted() {
+    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+    let mut viewer = app.connect().await;
+    let mut painter = app.connect().await;
+    viewer.view(0, 0, 64, 64).await;
+    viewer.wait_for_tiles(1).await;
+    viewer.view(128, 0, 64, 64).await;
+    viewer
+        .until("the new tile's state", |c| c.tiles.contains_key(&(2, 0)))
+        .await;
+    let states = viewer.states_received;
+
+    // Act: back to the first tile, which nobody painted meanwhile.
+    viewer.view(0, 0, 64, 64).await;
+
+    // Assert: its state comes again, and updates continue from it.
+    viewer
+        .until("the returning tile's state", |c| c.states_received > states)
+        .await;
+    assert_eq!(
+        viewer.states_received,
+        states + 1,
+        "one state: the returning tile's"
+    );
+    painter.paint(1, 5, 5, 3).await;
+    assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
+    viewer
+        .until("the paint on the returning tile", |c| {
+            c.pixel_at(5, 5, 64) == Some(3)
+        })
+        .await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_tile_that_stays_in_view_keeps_its_subscription_without_a_new_state() {
     // Arrange: a viewport over tiles (0, 0) and (1, 0).

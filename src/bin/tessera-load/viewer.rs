@@ -156,7 +156,8 @@ pub async fn run(task: ViewerTask) {
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct TileView {
-    /// Version of the copy held (`None` before its `TileState`).
+    /// Version of the copy held: `None` before the tile's first `TileState`; for a tile that
+    /// left the viewport, the version it had, followed by the updates still in flight.
     version: Option<u64>,
     phase: Phase,
     stable: StableIntervals,
@@ -425,8 +426,10 @@ impl Viewer {
         // A tile that leaves keeps its version, and one that comes back keeps it until its
         // `TileState`: under load, updates sent before the tile left can still be arriving
         // seconds later, after it is back in view, and they continue that version. Resetting it
-        // counted each of them as a version gap (tens of thousands in the overloaded `pan`
-        // rows of the scenario matrix, BENCHMARKS.md), where the server had sent none.
+        // counted each of them as a version gap (up to 324,051 a run in the overloaded `pan`
+        // rows of the scenario matrix, BENCHMARKS.md), where the server had sent none. What
+        // this cannot see, a returning tile that never gets its new state, the server's tests
+        // check (`a_tile_that_comes_back_into_view_gets_its_state_again_even_if_unpainted`).
         for &tile in old.difference(&new_set) {
             self.leave(tile, Phase::Gone);
         }
