@@ -2,7 +2,7 @@
 
 use tessera::protocol::{PaintOutcome, RejectReason, ServerMessage};
 
-use crate::helpers::{QUIET, SMALL_BOARD, spawn_app};
+use crate::helpers::{Client, QUIET, SMALL_BOARD, TestApp, spawn_app};
 
 #[tokio::test]
 async fn a_paint_reaches_every_viewer_of_its_tile_and_no_viewer_of_other_tiles() {
@@ -38,19 +38,25 @@ async fn a_paint_reaches_every_viewer_of_its_tile_and_no_viewer_of_other_tiles()
     app.stop().await;
 }
 
-#[tokio::test]
-async fn panning_drops_the_old_tile_and_subscribes_the_new_one() {
-    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+/// A viewer that viewed tile (0, 0), then panned to tile (2, 0) and holds that tile's state.
+async fn viewer_panned_from_first_to_third_tile(app: &TestApp) -> Client {
     let mut viewer = app.connect().await;
-    let mut painter = app.connect().await;
     viewer.view(0, 0, 64, 64).await;
     viewer.wait_for_tiles(1).await;
-
-    // Act: pan to tile (2, 0).
     viewer.view(128, 0, 64, 64).await;
     viewer
         .until("the new tile's state", |c| c.tiles.contains_key(&(2, 0)))
         .await;
+    viewer
+}
+
+#[tokio::test]
+async fn panning_drops_the_old_tile_and_subscribes_the_new_one() {
+    let (app, _dir) = spawn_app(SMALL_BOARD).await;
+    let mut painter = app.connect().await;
+
+    // Act: pan from tile (0, 0) to tile (2, 0).
+    let mut viewer = viewer_panned_from_first_to_third_tile(&app).await;
     painter.paint(1, 5, 5, 3).await; // old tile
     painter.paint(2, 130, 5, 4).await; // new tile
     assert_eq!(painter.result_for(1).await, PaintOutcome::Accepted);
@@ -82,14 +88,8 @@ async fn panning_drops_the_old_tile_and_subscribes_the_new_one() {
 #[tokio::test]
 async fn a_tile_that_comes_back_into_view_gets_its_state_again_even_if_unpainted() {
     let (app, _dir) = spawn_app(SMALL_BOARD).await;
-    let mut viewer = app.connect().await;
     let mut painter = app.connect().await;
-    viewer.view(0, 0, 64, 64).await;
-    viewer.wait_for_tiles(1).await;
-    viewer.view(128, 0, 64, 64).await;
-    viewer
-        .until("the new tile's state", |c| c.tiles.contains_key(&(2, 0)))
-        .await;
+    let mut viewer = viewer_panned_from_first_to_third_tile(&app).await;
     let states = viewer.states_received;
 
     // Act: back to the first tile, which nobody painted meanwhile.
