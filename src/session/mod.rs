@@ -8,6 +8,7 @@ pub mod outbox;
 pub mod outlet;
 pub mod rate_limit;
 pub mod subscriptions;
+mod tile_epochs;
 pub mod writer;
 
 use std::collections::VecDeque;
@@ -292,7 +293,7 @@ impl<O: Outlet> Session<O> {
             if subs.feed().is_some() {
                 self.join_feed(&mut subs, &board);
             } else {
-                let tiles: Vec<TileCoord> = subs.tiles().keys().copied().collect();
+                let tiles: Vec<TileCoord> = subs.tiles().tiles().collect();
                 for tile in tiles {
                     // Subscribe again under a new epoch: the tile replaces the old subscription
                     // and queues its full state. Control messages use `do_send`, which ignores
@@ -403,11 +404,16 @@ impl<O: Outlet> Session<O> {
         }
         self.leave_feed(&mut subs, &board);
         let session = self.id;
-        for tile in subs.retain_tiles(|tile| wanted.contains(tile)) {
+        for tile in subs.retain_tiles(|tile| wanted.contains(&tile)) {
             board.tile(tile).do_send(Unsubscribe { session });
         }
+        if let (Some(min), Some(max)) = (wanted.iter().min(), wanted.iter().max()) {
+            // Tiles order by column, then row: for a rectangle the least and greatest are its
+            // top-left and bottom-right corners.
+            subs.cover_tiles(*min, *max);
+        }
         for tile in wanted {
-            if subs.tiles().contains_key(&tile) {
+            if subs.tiles().contains(tile) {
                 continue;
             }
             let epoch = subs.subscribe_tile(tile);

@@ -1,8 +1,9 @@
 //! What a session is subscribed to, shared by its actor (which changes it) and its frame writer
 //! (which sends only the queued frames of current subscriptions).
 
-use foldhash::{HashMap, HashMapExt};
+use std::num::NonZeroU32;
 
+use super::tile_epochs::TileEpochs;
 use crate::canvas::frame_queue::{FrameSource, QueuedFrame};
 use crate::geometry::TileCoord;
 
@@ -11,11 +12,11 @@ pub struct Subscriptions {
     /// The board the viewport is on.
     board: Option<u16>,
     /// The epoch of each subscribed tile, when the viewport covers part of the board.
-    tiles: HashMap<TileCoord, u32>,
+    tiles: TileEpochs,
     /// The epoch of the membership in the board's whole-board feed, when the viewport covers
     /// every tile of a board that has one (then `tiles` is empty).
     feed: Option<u32>,
-    next_epoch: u32,
+    next_epoch: NonZeroU32,
     /// The writer lost frames (the queue overflowed): nothing queued is current until the actor
     /// has subscribed everything again under new epochs, so no update is sent after a gap.
     stale: bool,
@@ -27,9 +28,9 @@ impl Default for Subscriptions {
     fn default() -> Self {
         Self {
             board: None,
-            tiles: HashMap::new(),
+            tiles: TileEpochs::default(),
             feed: None,
-            next_epoch: 1,
+            next_epoch: NonZeroU32::MIN,
             stale: false,
             generation: 0,
         }
@@ -43,7 +44,9 @@ impl Subscriptions {
         !self.stale
             && Some(frame.board) == self.board
             && match frame.source {
-                FrameSource::Tile(tile) => self.tiles.get(&tile) == Some(&frame.epoch),
+                FrameSource::Tile(tile) => {
+                    self.tiles.get(tile).map(NonZeroU32::get) == Some(frame.epoch)
+                }
                 FrameSource::Feed => self.feed == Some(frame.epoch),
             }
     }
@@ -72,8 +75,13 @@ impl Subscriptions {
         self.feed
     }
 
-    pub fn tiles(&self) -> &HashMap<TileCoord, u32> {
+    pub fn tiles(&self) -> &TileEpochs {
         &self.tiles
+    }
+
+    /// Makes room for subscribing the tiles from `min` to `max` (a viewport's) at once.
+    pub fn cover_tiles(&mut self, min: TileCoord, max: TileCoord) {
+        self.tiles.cover(min, max);
     }
 
     /// A new epoch for `tile`, replacing its old subscription if any.
@@ -81,32 +89,24 @@ impl Subscriptions {
         let epoch = self.take_epoch();
         self.tiles.insert(tile, epoch);
         self.changed();
-        epoch
+        epoch.get()
     }
 
     /// Drops the tiles `keep` refuses; returns them.
-    pub fn retain_tiles(&mut self, mut keep: impl FnMut(&TileCoord) -> bool) -> Vec<TileCoord> {
-        let mut dropped = Vec::new();
-        self.tiles.retain(|tile, _| {
-            let kept = keep(tile);
-            if !kept {
-                dropped.push(*tile);
-            }
-            kept
-        });
+    pub fn retain_tiles(&mut self, keep: impl FnMut(TileCoord) -> bool) -> Vec<TileCoord> {
         self.changed();
-        dropped
+        self.tiles.retain(keep)
     }
 
     /// Drops every tile subscription; returns the tiles.
     pub fn clear_tiles(&mut self) -> Vec<TileCoord> {
         self.changed();
-        self.tiles.drain().map(|(tile, _)| tile).collect()
+        self.tiles.clear()
     }
 
     /// A new epoch for the feed membership, replacing the old one if any.
     pub fn join_feed(&mut self) -> u32 {
-        let epoch = self.take_epoch();
+        let epoch = self.take_epoch().get();
         self.feed = Some(epoch);
         self.changed();
         epoch
@@ -118,9 +118,10 @@ impl Subscriptions {
         self.feed.take().is_some()
     }
 
-    fn take_epoch(&mut self) -> u32 {
+    /// Epochs count up from 1 and wrap around to 1, never 0: `TileEpochs` has no room for it.
+    fn take_epoch(&mut self) -> NonZeroU32 {
         let epoch = self.next_epoch;
-        self.next_epoch = self.next_epoch.wrapping_add(1);
+        self.next_epoch = epoch.checked_add(1).unwrap_or(NonZeroU32::MIN);
         epoch
     }
 
@@ -165,7 +166,7 @@ mod tests {
             !subs.is_current(&frame(FrameSource::Tile(tile), old)),
             "no board yet"
         );
-        subs.tiles.clear();
+        subs.clear_tiles();
         subs.set_board(Some(0));
         let old = subs.subscribe_tile(tile);
         assert!(subs.is_current(&frame(FrameSource::Tile(tile), old)));
