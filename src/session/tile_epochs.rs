@@ -41,31 +41,37 @@ impl TileEpochs {
 
     /// Sets `tile`'s epoch, growing the grid to hold it if needed.
     pub fn insert(&mut self, tile: TileCoord, epoch: NonZeroU32) {
-        self.cover(tile, tile);
+        if self.index(tile).is_none() {
+            self.cover(tile, tile);
+        }
         let i = self.index(tile).expect("covered above");
         if self.epochs[i].replace(epoch).is_none() {
             self.len += 1;
         }
     }
 
-    /// Grows the grid to hold the rectangle from `min` to `max` (inclusive) at once, so that
-    /// subscribing a viewport's tiles one by one does not grow it one by one.
+    /// Makes the grid hold the rectangle from `min` to `max` (inclusive), so that subscribing a
+    /// viewport's tiles one by one does not grow it one by one. A grid that must move is rebuilt
+    /// over that rectangle and the tiles still subscribed, and no more: after a pan, the tiles
+    /// left behind are gone already (`retain`), so a viewport that pans across the board keeps
+    /// a grid of its own size.
     pub fn cover(&mut self, min: TileCoord, max: TileCoord) {
+        if self.index(min).is_some() && self.index(max).is_some() {
+            return;
+        }
         let (mut x0, mut y0) = (min.tx, min.ty);
         let (mut x1, mut y1) = (u32::from(max.tx) + 1, u32::from(max.ty) + 1);
-        if self.len > 0 {
-            if self.index(min).is_some() && self.index(max).is_some() {
-                return;
-            }
-            x0 = x0.min(self.tx0);
-            y0 = y0.min(self.ty0);
-            x1 = x1.max(u32::from(self.tx0) + u32::from(self.width));
-            y1 = y1.max(u32::from(self.ty0) + u32::from(self.height));
+        for tile in self.tiles() {
+            x0 = x0.min(tile.tx);
+            y0 = y0.min(tile.ty);
+            x1 = x1.max(u32::from(tile.tx) + 1);
+            y1 = y1.max(u32::from(tile.ty) + 1);
         }
         self.regrid(x0, y0, x1, y1);
     }
 
-    /// Drops the tiles `keep` refuses and returns them; the grid shrinks to what is left.
+    /// Drops the tiles `keep` refuses and returns them. The grid keeps its place, for the
+    /// `cover` of the viewport that usually follows.
     pub fn retain(&mut self, mut keep: impl FnMut(TileCoord) -> bool) -> Vec<TileCoord> {
         let mut dropped = Vec::new();
         for i in 0..self.epochs.len() {
@@ -78,8 +84,8 @@ impl TileEpochs {
                 }
             }
         }
-        if !dropped.is_empty() {
-            self.shrink();
+        if self.len == 0 {
+            *self = Self::default();
         }
         dropped
     }
@@ -113,27 +119,11 @@ impl TileEpochs {
         }
     }
 
-    /// The bounding rectangle of what is left, after tiles left a viewport that moved.
-    fn shrink(&mut self) {
-        let mut bounds: Option<(u16, u16, u32, u32)> = None;
-        for tile in self.tiles() {
-            let (x1, y1) = (u32::from(tile.tx) + 1, u32::from(tile.ty) + 1);
-            bounds = Some(match bounds {
-                None => (tile.tx, tile.ty, x1, y1),
-                Some((a, b, c, d)) => (a.min(tile.tx), b.min(tile.ty), c.max(x1), d.max(y1)),
-            });
-        }
-        match bounds {
-            None => *self = Self::default(),
-            Some((x0, y0, x1, y1)) => self.regrid(x0, y0, x1, y1),
-        }
-    }
-
     /// Moves the grid to the tiles from (`x0`, `y0`) to (`x1`, `y1`), exclusive, which holds
     /// every subscribed tile.
     fn regrid(&mut self, x0: u16, y0: u16, x1: u32, y1: u32) {
-        // Tile coordinates are u16, so a grid's side (at most 65,536) fits in u32 but not in u16:
-        // such a board has 2^32 tiles, far past any board the settings allow.
+        // A board has at most 65,536 / 16 = 4,096 tiles a side (`BoardGeometry::new`), so a
+        // side always fits in u16.
         let (width, height) = (
             u16::try_from(x1 - u32::from(x0)).expect("tile grids are narrower than 65,536"),
             u16::try_from(y1 - u32::from(y0)).expect("tile grids are shorter than 65,536"),
@@ -189,21 +179,28 @@ mod tests {
     }
 
     #[test]
-    fn covering_a_viewport_first_keeps_the_grid_to_it() {
+    fn covering_a_viewport_first_builds_the_grid_once() {
         let mut epochs = TileEpochs::default();
         epochs.cover(t(10, 20), t(39, 36));
+        let grid = epochs.epochs.as_ptr();
         for ty in 20..=36 {
             for tx in 10..=39 {
                 epochs.insert(t(tx, ty), e(1));
             }
         }
+        assert_eq!(epochs.epochs.as_ptr(), grid, "no tile rebuilt the grid");
         assert_eq!((epochs.width, epochs.height), (30, 17));
-        assert_eq!(epochs.epochs.len(), 30 * 17);
         assert_eq!(epochs.tiles().count(), 30 * 17);
+        epochs.cover(t(12, 22), t(20, 30));
+        assert_eq!(
+            epochs.epochs.as_ptr(),
+            grid,
+            "a rectangle inside changes nothing"
+        );
     }
 
     #[test]
-    fn dropping_tiles_returns_them_and_shrinks_the_grid_to_the_rest() {
+    fn dropping_tiles_returns_them_and_the_next_cover_fits_the_rest() {
         let mut epochs = TileEpochs::default();
         for tx in 0..4 {
             epochs.insert(t(tx, 0), e(u32::from(tx) + 1));
@@ -211,10 +208,11 @@ mod tests {
         let mut dropped = epochs.retain(|tile| tile.tx >= 2);
         dropped.sort();
         assert_eq!(dropped, vec![t(0, 0), t(1, 0)]);
+        epochs.cover(t(3, 0), t(5, 0));
         assert_eq!(
             (epochs.tx0, epochs.width),
-            (2, 2),
-            "shrunk to tiles 2 and 3"
+            (2, 4),
+            "tiles 2 and 3, and up to 5"
         );
         assert_eq!(epochs.get(t(3, 0)), Some(e(4)));
         assert_eq!(epochs.get(t(1, 0)), None);
