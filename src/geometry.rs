@@ -152,18 +152,48 @@ impl BoardGeometry {
         })
     }
 
-    /// The tiles a clipped viewport intersects.
+    /// The tiles a clipped viewport intersects, row by row.
     pub fn tiles_in(&self, viewport: &Viewport) -> impl Iterator<Item = TileCoord> + use<> {
+        self.tile_span(viewport).tiles()
+    }
+
+    /// The rectangle of tiles a clipped viewport intersects.
+    pub fn tile_span(&self, viewport: &Viewport) -> TileSpan {
         let r = viewport.rect;
         let shift = self.tile_shift;
-        let (tx0, ty0) = (r.x >> shift, r.y >> shift);
-        let (tx1, ty1) = ((r.x + r.width - 1) >> shift, (r.y + r.height - 1) >> shift);
-        (ty0..=ty1).flat_map(move |ty| {
-            (tx0..=tx1).map(move |tx| TileCoord {
-                tx: tx as u16,
-                ty: ty as u16,
-            })
-        })
+        let tile = |x: u32, y: u32| TileCoord {
+            tx: (x >> shift) as u16,
+            ty: (y >> shift) as u16,
+        };
+        TileSpan {
+            first: tile(r.x, r.y),
+            last: tile(r.x + r.width - 1, r.y + r.height - 1),
+        }
+    }
+}
+
+/// A non-empty rectangle of tiles, from `first` (top left) to `last` (bottom right), inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileSpan {
+    pub first: TileCoord,
+    pub last: TileCoord,
+}
+
+impl TileSpan {
+    pub fn contains(&self, tile: TileCoord) -> bool {
+        (self.first.tx..=self.last.tx).contains(&tile.tx)
+            && (self.first.ty..=self.last.ty).contains(&tile.ty)
+    }
+
+    pub fn count(&self) -> usize {
+        (usize::from(self.last.tx - self.first.tx) + 1)
+            * (usize::from(self.last.ty - self.first.ty) + 1)
+    }
+
+    /// Every tile of the span, row by row.
+    pub fn tiles(self) -> impl Iterator<Item = TileCoord> {
+        (self.first.ty..=self.last.ty)
+            .flat_map(move |ty| (self.first.tx..=self.last.tx).map(move |tx| TileCoord { tx, ty }))
     }
 }
 
@@ -324,6 +354,16 @@ mod tests {
         let tiles: Vec<_> = g.tiles_in(&v).collect();
         assert_eq!(tiles.len(), 4);
         assert_eq!(tiles[0], TileCoord { tx: 0, ty: 3 });
+        let span = g.tile_span(&v);
+        assert_eq!(
+            (span.first, span.last, span.count()),
+            (TileCoord { tx: 0, ty: 3 }, TileCoord { tx: 3, ty: 3 }, 4)
+        );
+        assert!(tiles.iter().all(|&t| span.contains(t)));
+        assert!(
+            !span.contains(TileCoord { tx: 0, ty: 2 })
+                && !span.contains(TileCoord { tx: 4, ty: 3 })
+        );
     }
 
     #[test]

@@ -390,10 +390,9 @@ impl<O: Outlet> Session<O> {
             self.subscriptions.lock().set_board(Some(board_index));
         }
         self.viewport = Some(viewport.rect());
-        let wanted: std::collections::HashSet<TileCoord> =
-            board.geometry().tiles_in(&viewport).collect();
+        let wanted = board.geometry().tile_span(&viewport);
         let mut subs = self.subscriptions.lock();
-        if board.feed().is_some() && wanted.len() == board.geometry().tile_count() {
+        if board.feed().is_some() && wanted.count() == board.geometry().tile_count() {
             // The whole board: one shared frame a tick from the feed instead of one update per
             // tile. Entering it replaces the tile subscriptions, so every tile's state comes anew.
             if subs.feed().is_none() {
@@ -404,15 +403,11 @@ impl<O: Outlet> Session<O> {
         }
         self.leave_feed(&mut subs, &board);
         let session = self.id;
-        for tile in subs.retain_tiles(|tile| wanted.contains(&tile)) {
+        for tile in subs.retain_tiles(|tile| wanted.contains(tile)) {
             board.tile(tile).do_send(Unsubscribe { session });
         }
-        if let (Some(min), Some(max)) = (wanted.iter().min(), wanted.iter().max()) {
-            // Tiles order by column, then row: for a rectangle the least and greatest are its
-            // top-left and bottom-right corners.
-            subs.cover_tiles(*min, *max);
-        }
-        for tile in wanted {
+        subs.cover_tiles(wanted);
+        for tile in wanted.tiles() {
             if subs.tiles().contains(tile) {
                 continue;
             }

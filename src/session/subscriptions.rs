@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 
 use super::tile_epochs::TileEpochs;
 use crate::canvas::frame_queue::{FrameSource, QueuedFrame};
-use crate::geometry::TileCoord;
+use crate::geometry::{TileCoord, TileSpan};
 
 #[derive(Debug)]
 pub struct Subscriptions {
@@ -79,9 +79,9 @@ impl Subscriptions {
         &self.tiles
     }
 
-    /// Makes room for subscribing the tiles from `min` to `max` (a viewport's) at once.
-    pub fn cover_tiles(&mut self, min: TileCoord, max: TileCoord) {
-        self.tiles.cover(min, max);
+    /// Makes room for subscribing a viewport's tiles at once.
+    pub fn cover_tiles(&mut self, span: TileSpan) {
+        self.tiles.cover(span);
     }
 
     /// A new epoch for `tile`, replacing its old subscription if any.

@@ -10,7 +10,7 @@
 
 use std::num::NonZeroU32;
 
-use crate::geometry::TileCoord;
+use crate::geometry::{TileCoord, TileSpan};
 
 #[derive(Debug, Default)]
 pub struct TileEpochs {
@@ -42,7 +42,10 @@ impl TileEpochs {
     /// Sets `tile`'s epoch, growing the grid to hold it if needed.
     pub fn insert(&mut self, tile: TileCoord, epoch: NonZeroU32) {
         if self.index(tile).is_none() {
-            self.cover(tile, tile);
+            self.cover(TileSpan {
+                first: tile,
+                last: tile,
+            });
         }
         let i = self.index(tile).expect("covered above");
         if self.epochs[i].replace(epoch).is_none() {
@@ -50,12 +53,13 @@ impl TileEpochs {
         }
     }
 
-    /// Makes the grid hold the rectangle from `min` to `max` (inclusive), so that subscribing a
-    /// viewport's tiles one by one does not grow it one by one. A grid that must move is rebuilt
+    /// Makes the grid hold `span`, so that subscribing a viewport's tiles one by one does not
+    /// grow it one by one. A grid that must move is rebuilt
     /// over that rectangle and the tiles still subscribed, and no more: after a pan, the tiles
     /// left behind are gone already (`retain`), so a viewport that pans across the board keeps
     /// a grid of its own size.
-    pub fn cover(&mut self, min: TileCoord, max: TileCoord) {
+    pub fn cover(&mut self, span: TileSpan) {
+        let (min, max) = (span.first, span.last);
         if self.index(min).is_some() && self.index(max).is_some() {
             return;
         }
@@ -157,6 +161,10 @@ mod tests {
         TileCoord { tx, ty }
     }
 
+    fn span(first: TileCoord, last: TileCoord) -> TileSpan {
+        TileSpan { first, last }
+    }
+
     fn e(n: u32) -> NonZeroU32 {
         NonZeroU32::new(n).unwrap()
     }
@@ -181,7 +189,7 @@ mod tests {
     #[test]
     fn covering_a_viewport_first_builds_the_grid_once() {
         let mut epochs = TileEpochs::default();
-        epochs.cover(t(10, 20), t(39, 36));
+        epochs.cover(span(t(10, 20), t(39, 36)));
         let grid = epochs.epochs.as_ptr();
         for ty in 20..=36 {
             for tx in 10..=39 {
@@ -191,7 +199,7 @@ mod tests {
         assert_eq!(epochs.epochs.as_ptr(), grid, "no tile rebuilt the grid");
         assert_eq!((epochs.width, epochs.height), (30, 17));
         assert_eq!(epochs.tiles().count(), 30 * 17);
-        epochs.cover(t(12, 22), t(20, 30));
+        epochs.cover(span(t(12, 22), t(20, 30)));
         assert_eq!(
             epochs.epochs.as_ptr(),
             grid,
@@ -208,7 +216,7 @@ mod tests {
         let mut dropped = epochs.retain(|tile| tile.tx >= 2);
         dropped.sort();
         assert_eq!(dropped, vec![t(0, 0), t(1, 0)]);
-        epochs.cover(t(3, 0), t(5, 0));
+        epochs.cover(span(t(3, 0), t(5, 0)));
         assert_eq!(
             (epochs.tx0, epochs.width),
             (2, 4),
@@ -230,7 +238,7 @@ mod tests {
         for step in 0..100u16 {
             let (x0, x1) = (step, step + 9);
             epochs.retain(|tile| (x0..=x1).contains(&tile.tx));
-            epochs.cover(t(x0, 0), t(x1, 4));
+            epochs.cover(span(t(x0, 0), t(x1, 4)));
             for tx in x0..=x1 {
                 for ty in 0..=4 {
                     if !epochs.contains(t(tx, ty)) {
