@@ -138,7 +138,7 @@ impl TileEpochs {
             width,
             height,
             epochs: vec![None; usize::from(width) * usize::from(height)],
-            len: 0,
+            len: self.len,
         };
         for i in 0..self.epochs.len() {
             if let Some(epoch) = self.epochs[i] {
@@ -146,7 +146,6 @@ impl TileEpochs {
                     .index(self.tile_at(i))
                     .expect("the new grid covers the old tiles");
                 grid.epochs[j] = Some(epoch);
-                grid.len += 1;
             }
         }
         *self = grid;
